@@ -1,0 +1,41 @@
+# The only entry point. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+BASE := .venvs/base/bin/python
+NB ?=
+PARAMS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lab run test build doctor bench clean lint
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## create/update the environments and kernels (quick when nothing changed)
+	@$(PYTHON) -m workbook setup
+
+lab: setup ## start JupyterLab on 127.0.0.1 with the notebooks
+	@$(BASE) -m workbook lab
+
+run: setup ## run a notebook: make run NB=notebooks/01_beginner/... PARAMS="run_date=2015-06-05"
+	@test -n "$(NB)" || { echo "usage: make run NB=path/to/notebook.ipynb [PARAMS=\"k=v ...\"]"; exit 2; }
+	@$(BASE) -m workbook run $(NB) $(PARAMS)
+
+build: setup ## write notebooks/ (student versions) from solutions/
+	@$(BASE) -m workbook build
+
+lint: setup ## ruff on code and notebooks
+	@$(BASE) -m ruff check .
+
+test: setup lint ## everything CI checks: lint, build in sync, unit, notebook, cron and browser tests
+	@$(BASE) -m workbook build --check
+	@$(BASE) -m pytest
+
+doctor: ## check this machine; one line per check, with the fix
+	@$(PYTHON) -m workbook doctor
+
+bench: setup ## measure performance; writes benchmarks/REPORT.md
+	@$(BASE) -m benchmarks
+
+clean: ## remove environments, runs and tool state (keeps your workspace/)
+	rm -rf .venvs .workbook runs .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,109 @@
+"""workbook build: markers, conventions and the notebooks/ folder being in sync."""
+
+import nbformat
+import pytest
+
+from workbook import build, markers
+
+
+def cell(source, role=None, cell_type="code", cell_id="c1"):
+    meta = {"workbook": {"exercise": "e", "role": role, "points": 1}} if role else {}
+    return nbformat.from_dict({"id": cell_id, "cell_type": cell_type, "metadata": meta,
+                               "source": source, "outputs": [], "execution_count": 3})
+
+
+def notebook(*cells, kernel="workbook-beginner"):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": kernel, "display_name": kernel, "language": "python"},
+                   "language_info": {"name": "python"}, "papermill": {"x": 1}}
+    params = nbformat.v4.new_code_cell("x = 1", id="params")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *cells]
+    return nb
+
+
+def test_solution_block_becomes_an_indented_stub():
+    source = "def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION\nf()"
+    out = markers.strip_cell(cell(source, "solution"), "nb")
+    assert out == "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()\nf()"
+
+
+def test_hidden_tests_are_dropped_and_visible_checks_kept():
+    source = "assert a\n### BEGIN HIDDEN TESTS\nassert secret\n### END HIDDEN TESTS\nprint('ok')"
+    assert markers.strip_cell(cell(source, "check"), "nb") == "assert a\nprint('ok')"
+
+
+@pytest.mark.parametrize(
+    ("source", "role", "message"),
+    [
+        ("### BEGIN SOLUTION\nx = 1", "solution", "never closed"),
+        ("x = 1\n### END SOLUTION", "solution", "without a matching BEGIN"),
+        ("### BEGIN ANSWER\n### END ANSWER", "solution", "unknown marker"),
+        ("### BEGIN SOLUTION\n### BEGIN HIDDEN TESTS\n", "solution", "inside an open"),
+        ("### BEGIN SOLUTION\nx\n### END SOLUTION", None, "needs cell metadata"),
+        ("### BEGIN HIDDEN TESTS\nx\n### END HIDDEN TESTS", "solution", "workbook.role = 'check'"),
+        ("###  BEGIN SOLUTION", "solution", "malformed marker"),
+    ],
+)
+def test_bad_markers_name_the_notebook_and_cell(source, role, message):
+    with pytest.raises(markers.MarkerError, match=message) as err:
+        markers.strip_cell(cell(source, role, cell_id="ex-3"), "solutions/x.ipynb cell ex-3")
+    assert "solutions/x.ipynb cell ex-3" in str(err.value)
+
+
+def test_student_version_clears_outputs_and_foreign_metadata():
+    nb = notebook(cell("### BEGIN SOLUTION\ny = 2\n### END SOLUTION", "solution"))
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="2")]
+    out = build.student_version(nb, "x.ipynb")
+    assert out.cells[1].outputs == [] and out.cells[1].execution_count is None
+    assert "papermill" not in out.metadata and out.metadata["kernelspec"]["name"]
+    assert out.cells[1].metadata["workbook"]["role"] == "solution"
+    assert [c.id for c in out.cells] == [c.id for c in nb.cells]
+
+
+@pytest.mark.parametrize(
+    ("nb", "message"),
+    [
+        (notebook(kernel="python3"), "workbook-<env> kernel"),
+        (notebook(cell("x", cell_id="params")), "unique id"),
+        (notebook(cell("x", "teacher")), "workbook.role"),
+    ],
+)
+def test_authoring_conventions_are_enforced(nb, message):
+    with pytest.raises(build.AuthoringError, match=message):
+        build.student_version(nb, "x.ipynb")
+
+
+def test_two_parameters_cells_are_refused():
+    nb = notebook()
+    extra = nbformat.v4.new_code_cell("y = 2", id="p2")
+    extra.metadata["tags"] = ["parameters"]
+    nb.cells.append(extra)
+    with pytest.raises(build.AuthoringError, match="exactly one cell tagged 'parameters'"):
+        build.student_version(nb, "x.ipynb")
+
+
+def test_committed_notebooks_match_the_build():
+    assert build.build_all(check=True) == []
+
+
+def test_check_reports_a_stale_student_notebook(tmp_path, monkeypatch):
+    from workbook import paths
+
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    (solutions / "lvl").mkdir(parents=True)
+    (notebooks / "lvl").mkdir(parents=True)
+    nbformat.write(notebook(cell("### BEGIN SOLUTION\n1\n### END SOLUTION", "solution")),
+                   solutions / "lvl" / "a.ipynb")
+    (notebooks / "lvl" / "a.ipynb").write_text("{}")
+    (notebooks / "lvl" / "orphan.ipynb").write_text("{}")
+    monkeypatch.setattr(paths, "SOLUTIONS", solutions)
+    monkeypatch.setattr(paths, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(paths, "ROOT", tmp_path)
+    monkeypatch.setattr(build, "solution_notebooks", lambda: [solutions / "lvl" / "a.ipynb"])
+    problems = build.build_all(check=True)
+    assert problems == ["notebooks/lvl/a.ipynb is out of date: run `make build`",
+                        "notebooks/lvl/orphan.ipynb has no source in solutions/"]
+    build.build_all(check=False)
+    assert build.build_all(check=True) == ["notebooks/lvl/orphan.ipynb has no source in "
+                                           "solutions/"]

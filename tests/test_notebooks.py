@@ -1,0 +1,68 @@
+"""Solution notebooks pass nbval (strict) in their own kernels; student notebooks stop at their
+first exercise with NotImplementedError and nothing else."""
+
+import subprocess
+import sys
+
+import nbformat
+import papermill as pm
+import pytest
+
+from workbook import build, paths
+
+LEVELS = sorted({p.relative_to(paths.SOLUTIONS).parts[0] for p in build.solution_notebooks()})
+STUDENT = sorted(paths.NOTEBOOKS.rglob("*.ipynb"))
+
+
+def sanitize_file(tmp_path, workspace) -> str:
+    """nbval regexes for what differs between machines: absolute paths of repo and workspace."""
+    text = "\n".join([
+        "[workspace]", f"regex: {workspace}", "replace: <workspace>",
+        "[default-workspace]", rf"regex: {paths.WORKSPACE}/\w+", "replace: <workspace>",
+        "[writefile]", "regex: (Over)?[Ww]riting", "replace: Writing",
+        "[repository]", f"regex: {paths.ROOT}", "replace: <repo>",
+        "[python]", rf"regex: {paths.VENVS}/\w+/bin/python", "replace: <python>",
+    ])
+    path = tmp_path / "sanitize.cfg"
+    path.write_text(text + "\n")
+    return str(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", LEVELS)
+def test_solutions_pass_nbval_strict(level, tmp_path, scratch_workspace):
+    """One pytest per level: lessons of a level build on each other (03 writes what 04 runs)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q",
+         "--nbval-sanitize-with", sanitize_file(tmp_path, scratch_workspace),
+         "--nbval-cell-timeout=300", str(paths.SOLUTIONS / level)],
+        capture_output=True, text=True, cwd=paths.ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def first_exercise(nb) -> int:
+    return next(i for i, c in enumerate(nb.cells)
+                if c.get("metadata", {}).get("workbook", {}).get("role") == "solution")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", STUDENT, ids=lambda p: p.stem)
+def test_student_notebook_stops_at_first_exercise(notebook, solved_copy, tmp_path):
+    """Run in a copy of a solved workspace: later lessons expect the earlier lessons' files."""
+    source = nbformat.read(notebook, as_version=4)
+    exercise = first_exercise(source)
+    output = tmp_path / "out.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        pm.execute_notebook(str(notebook), str(output), parameters={"workspace": str(solved_copy)},
+                            cwd=str(notebook.parent), progress_bar=False)
+    assert err.value.ename == "NotImplementedError", f"{err.value.ename}: {err.value.evalue}"
+    ran = nbformat.read(output, as_version=4)
+    failed = next(i for i, c in enumerate(ran.cells)
+                  if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+    # Failing in the exercise cell itself, or in its check cell (an exercise that only writes
+    # a file with %%writefile fails when the check imports it).
+    assert ran.cells[failed].metadata["workbook"]["exercise"] == \
+        source.cells[exercise].metadata["workbook"]["exercise"]
+    for cell in ran.cells[:failed]:  # nothing else failed before it
+        assert not [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]

@@ -1,0 +1,68 @@
+"""Friendly checks for the notebooks' check cells: a success line, or a specific hint.
+
+A failed check raises CheckFailed (an AssertionError), so papermill, nbval and the grader all
+see it; IPython hides this module's frames so the learner reads the message, not our code.
+"""
+
+import math
+
+import pandas as pd
+
+
+class CheckFailed(AssertionError):
+    """The learner's answer is not right yet; the message says what differs and hints why."""
+
+
+def ok(message: str) -> None:
+    print(f"✅ {message}")
+
+
+def expect(condition: bool, message: str) -> None:
+    __tracebackhide__ = True
+    if not condition:
+        raise CheckFailed(message)
+
+
+def expect_equal(actual, expected, what: str, hint: str = "") -> None:
+    __tracebackhide__ = True
+    expect(actual == expected, _message(f"{what} is {actual!r}, expected {expected!r}", hint))
+
+
+def expect_close(actual: float, expected: float, what: str, hint: str = "",
+                 tolerance: float = 0.01) -> None:
+    __tracebackhide__ = True
+    close = isinstance(actual, int | float) and math.isclose(actual, expected, abs_tol=tolerance)
+    expect(close, _message(f"{what} is {_fmt(actual)}, expected {_fmt(expected)}", hint))
+
+
+def expect_frame(actual, expected: pd.DataFrame, what: str,
+                 hints: dict[str, str] | None = None, tolerance: float = 0.01) -> None:
+    """Compare tables cell by cell and report the first difference by row label and column."""
+    __tracebackhide__ = True
+    hints = hints or {}
+    expect(isinstance(actual, pd.DataFrame),
+           f"{what} should be a pandas DataFrame, got {type(actual).__name__}")
+    missing = [c for c in expected.columns if c not in actual.columns]
+    expect(not missing, f"{what} lacks column(s) {missing}; it has {list(actual.columns)}")
+    expect_equal(sorted(map(str, actual.index)), sorted(map(str, expected.index)),
+                 f"the rows of {what} (its index)", hints.get("index", ""))
+    for column in expected.columns:
+        for label in expected.index:
+            got, want = actual.at[label, column], expected.at[label, column]
+            same = (math.isclose(float(got), float(want), abs_tol=tolerance)
+                    if _is_number(want) and _is_number(got) else got == want)
+            expect(bool(same), _message(
+                f"{what}: {column} for {label!r} is {_fmt(got)}, expected {_fmt(want)}",
+                hints.get(column, "")))
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) or pd.api.types.is_number(value)
+
+
+def _fmt(value) -> str:
+    return f"{value:,.2f}" if _is_number(value) and not isinstance(value, bool) else repr(value)
+
+
+def _message(problem: str, hint: str) -> str:
+    return f"{problem}: {hint}" if hint else problem

@@ -1,0 +1,92 @@
+"""`python -m workbook COMMAND`: the workbook's command line (the Makefile calls it).
+
+Subcommand modules are imported only when used: `setup` and `doctor` must work before any
+third-party package is installed.
+"""
+
+import argparse
+import sys
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from workbook import envs
+
+    try:
+        envs.setup(args.env or None)
+    except envs.SetupError as err:
+        print(f"setup failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from workbook import doctor
+
+    return doctor.main()
+
+
+def _build(args: argparse.Namespace) -> int:
+    from workbook import build
+
+    return build.main(check=args.check)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from workbook import runner
+
+    return runner.main(args.notebook, args.params, args.output, args.timeout)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from workbook import lab
+
+    return lab.main()
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from workbook import datasets
+
+    return datasets.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbook", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("setup", help="create/update the environments and register kernels")
+    p.add_argument("env", nargs="*", help="environments to set up (default: all)")
+    p.set_defaults(func=_setup)
+
+    p = sub.add_parser("doctor", help="check this machine; one line per check, with the fix")
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("build", help="write notebooks/ (student) from solutions/")
+    p.add_argument("--check", action="store_true", help="fail if notebooks/ is out of date")
+    p.set_defaults(func=_build)
+
+    p = sub.add_parser("run", help="execute a notebook with papermill in its own kernel")
+    p.add_argument("notebook", help="path to a .ipynb (solutions/ or notebooks/ or your own)")
+    p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="parameters (YAML values)")
+    p.add_argument("--output", help="where to write the executed notebook (default: runs/...)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("lab", help="start JupyterLab on 127.0.0.1 with the notebooks")
+    p.set_defaults(func=_lab)
+
+    p = sub.add_parser("datasets", help="generate the course's datasets")
+    kinds = p.add_subparsers(dest="kind", required=True)
+    s = kinds.add_parser("sales", help="daily sales exports sales_YYYY-MM-DD.csv")
+    s.add_argument("--start", default="2015-06-01", help="first day (YYYY-MM-DD)")
+    s.add_argument("--days", type=int, default=14, help="number of days")
+    s.add_argument("--rows-per-day", type=int, default=400, help="order lines per day")
+    s.add_argument("--seed", type=int, default=2015, help="random seed")
+    s.add_argument("--out", default="workspace/data/sales", help="output folder")
+    s.add_argument("--clean", action="store_true", help="no injected mess (for benchmarks)")
+    p.set_defaults(func=_datasets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

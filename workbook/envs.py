@@ -1,0 +1,118 @@
+"""Create the uv environments from their locks and register their kernels (standard library only).
+
+Idempotent: an environment is synced only when its lock (or the package metadata) changed,
+which a stamp file inside the venv records; a warm `make setup` does no installs at all.
+"""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from workbook import paths
+
+STAMP = ".workbook-lock.sha256"
+PYTHON_VERSION = "3.11"
+
+
+class SetupError(RuntimeError):
+    """A step of the setup failed; the message says which and how to fix it."""
+
+
+def uv_command() -> list[str]:
+    """The uv command, installing uv for the user from PyPI when it is missing."""
+    if found := shutil.which("uv"):
+        return [found]
+    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True)
+    if probe.returncode != 0:
+        print("uv is missing: installing it for this user from PyPI (pip install --user uv)")
+        install = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--user", "--quiet", "uv"]
+        )
+        if install.returncode != 0:
+            raise SetupError("could not install uv: run `python3 -m pip install --user uv`")
+    return [sys.executable, "-m", "uv"]
+
+
+def lock_digest(env: str) -> str:
+    """What an environment's contents depend on: its lock and the package's own metadata."""
+    digest = hashlib.sha256()
+    for path in (paths.ENVIRONMENTS / env / "requirements.txt", paths.ROOT / "pyproject.toml"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def is_current(env: str) -> bool:
+    stamp = paths.VENVS / env / STAMP
+    python = paths.venv_python(env)
+    return python.exists() and stamp.exists() and stamp.read_text().strip() == lock_digest(env)
+
+
+def _run(cmd: list[str], what: str) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        print(result.stdout + result.stderr, file=sys.stderr)
+        raise SetupError(f"{what} failed (exit {result.returncode}): {' '.join(map(str, cmd))}")
+
+
+def sync_env(env: str, uv: list[str]) -> None:
+    """Make .venvs/<env> exactly its lock, plus the workbook package in editable mode."""
+    venv = paths.VENVS / env
+    python = str(paths.venv_python(env))
+    if not paths.venv_python(env).exists():
+        _run([*uv, "venv", "--quiet", "--python", PYTHON_VERSION, str(venv)], f"creating {env}")
+    lock = str(paths.ENVIRONMENTS / env / "requirements.txt")
+    _run([*uv, "pip", "sync", "--quiet", "--python", python, lock], f"installing {env}")
+    _run(
+        [*uv, "pip", "install", "--quiet", "--python", python, "--no-deps", "-e", str(paths.ROOT)],
+        f"installing the workbook package into {env}",
+    )
+    (venv / STAMP).write_text(lock_digest(env) + "\n")
+
+
+def kernel_spec_path(env: str) -> Path:
+    return paths.kernels_dir() / paths.kernel_name(env) / "kernel.json"
+
+
+def kernel_is_registered(env: str) -> bool:
+    """Registered and pointing at this checkout's venv (kernel.json holds an absolute path)."""
+    spec = kernel_spec_path(env)
+    if not spec.exists():
+        return False
+    argv = json.loads(spec.read_text()).get("argv", [])
+    return bool(argv) and Path(argv[0]) == paths.venv_python(env)
+
+
+def register_kernel(env: str) -> None:
+    _run(
+        [
+            str(paths.venv_python(env)), "-m", "ipykernel", "install", "--prefix",
+            str(paths.VENVS / paths.BASE_ENV), "--name", paths.kernel_name(env),
+            "--display-name", f"Workbook ({env})",
+        ],
+        f"registering kernel {paths.kernel_name(env)}",
+    )
+
+
+def setup(envs: list[str] | None = None) -> None:
+    """Bring every (or the named) environment up to date; quick when nothing changed."""
+    envs = envs or paths.env_names()
+    unknown = sorted(set(envs) - set(paths.env_names()))
+    if unknown:
+        raise SetupError(f"unknown environment(s) {unknown}; known: {paths.env_names()}")
+    if paths.BASE_ENV not in envs:
+        envs = [paths.BASE_ENV, *envs]  # kernels are registered into base
+    uv = None
+    for env in envs:
+        if is_current(env):
+            print(f"  {env}: up to date")
+            continue
+        uv = uv or uv_command()
+        print(f"  {env}: installing from environments/{env}/requirements.txt")
+        sync_env(env, uv)
+    for env in envs:
+        if env != paths.BASE_ENV and not kernel_is_registered(env):
+            register_kernel(env)
+            print(f"  {env}: kernel {paths.kernel_name(env)} registered")

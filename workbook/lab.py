@@ -1,0 +1,36 @@
+"""`make lab`: JupyterLab on 127.0.0.1, rooted at the repository, state kept in .workbook/."""
+
+import json
+import os
+import subprocess
+
+from workbook import paths
+
+# No news popup (it fetches from the internet) and no update checks: quiet, offline-friendly.
+OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def write_settings_overrides() -> None:
+    settings = paths.VENVS / paths.BASE_ENV / "share" / "jupyter" / "lab" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "overrides.json").write_text(json.dumps(OVERRIDES, indent=1) + "\n")
+
+
+def lab_command(port: int = 8888, extra: tuple[str, ...] = ()) -> list[str]:
+    cmd = [
+        str(paths.venv_python(paths.BASE_ENV)), "-m", "jupyterlab",
+        "--ip=127.0.0.1", f"--port={port}", "--no-browser",
+        f"--ServerApp.root_dir={paths.ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
+    ]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI run as root
+    return cmd + list(extra)
+
+
+def main() -> int:
+    paths.apply_jupyter_environ()
+    write_settings_overrides()
+    print("JupyterLab: open the URL printed below; notebooks/ holds the lessons (Ctrl-C stops).")
+    return subprocess.call(lab_command())

@@ -1,0 +1,42 @@
+"""What every lesson notebook sets up first: its workspace and its data, from its parameters."""
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbook import datasets, paths
+
+# Tests and the grader point every lesson at a scratch workspace without changing parameters.
+WORKSPACE_VARIABLE = "WORKBOOK_WORKSPACE"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    level: str
+    workspace: Path
+    data_dir: Path
+    run_date: dt.date
+
+    def sales_file(self, day: dt.date | None = None) -> Path:
+        return self.data_dir / datasets.sales_filename(day or self.run_date)
+
+    def show(self, path: Path) -> str:
+        """A path as the learner should read it (and the same on every machine)."""
+        path = Path(path).resolve()
+        if path.is_relative_to(self.workspace):
+            return str(Path("<workspace>") / path.relative_to(self.workspace))
+        return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
+
+
+def setup(level: str, run_date: str, seed: int, rows_per_day: int, days: int,
+          workspace: str | None = None, start: str = datasets.SAMPLE["start"]) -> Lesson:
+    """Resolve the lesson's parameters: create the workspace, find or generate the sales data."""
+    day = dt.date.fromisoformat(str(run_date))
+    first = dt.date.fromisoformat(start)
+    if not first <= day < first + dt.timedelta(days=days):
+        raise ValueError(f"run_date {day} is outside the data window {first} + {days} days")
+    root = Path(workspace or os.environ.get(WORKSPACE_VARIABLE) or paths.WORKSPACE / level)
+    root.mkdir(parents=True, exist_ok=True)
+    data_dir = datasets.sales_dir(seed, rows_per_day, root, start=start, days=days)
+    return Lesson(level, root.resolve(), data_dir, day)

@@ -1,0 +1,53 @@
+"""The fictional retailer shared by every level: its stores and its product catalog."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Store:
+    store_id: int
+    name: str
+    city: str
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    category: str
+    unit_price: float
+
+
+STORES = (
+    Store(1, "Seattle Downtown", "Seattle", 47.6062, -122.3321),
+    Store(2, "Seattle Ballard", "Seattle", 47.6687, -122.3847),
+    Store(3, "Portland Pearl", "Portland", 45.5283, -122.6834),
+    Store(4, "San Francisco Mission", "San Francisco", 37.7599, -122.4148),
+    Store(5, "Denver LoDo", "Denver", 39.7527, -105.0000),
+    Store(6, "Chicago Loop", "Chicago", 41.8837, -87.6289),
+)
+
+PRODUCTS = (
+    Product("Wireless Earbuds", "Electronics", 59.99),
+    Product("USB-C Charger", "Electronics", 19.99),
+    Product("Smart Speaker", "Electronics", 89.00),
+    Product("Building Blocks Set", "Toys", 34.50),
+    Product("Plush Bear", "Toys", 14.99),
+    Product("Puzzle 1000 pcs", "Toys", 17.25),
+    Product("Café Espresso Beans", "Grocery", 12.80),
+    Product("Organic Oats", "Grocery", 4.35),
+    Product("Dark Chocolate", "Grocery", 3.10),
+    Product("Rain Jacket", "Clothing", 79.00),
+    Product("Wool Socks", "Clothing", 11.50),
+    Product("Running Shoes", "Sports", 110.00),
+    Product("Yoga Mat", "Sports", 25.00),
+    Product("Water Bottle", "Sports", 9.75),
+    Product("Desk Lamp", "Home", 27.40),
+    Product("Scented Candle", "Home", 8.90),
+    Product("Paperback Novel", "Books", 13.99),
+    Product("Cookbook", "Books", 24.00),
+)
+
+CATEGORIES = tuple(sorted({p.category for p in PRODUCTS}))
+PAYMENT_TYPES = ("card", "cash", "gift_card", "mobile")

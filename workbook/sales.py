@@ -1,0 +1,164 @@
+"""Reference implementation of the beginner pipeline: read, clean, summarise, load, report.
+
+Check cells compare a learner's answers with these functions, later lessons use them as the
+checkpoint of earlier ones (so a learner who fell behind can go on), and benchmarks time them.
+"""
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+
+from workbook.datasets import COLUMNS
+
+# Explicit dtypes: nothing is guessed, and numbers stay nullable so a line cut short shows as
+# missing values instead of failing the whole read.
+DTYPES = {
+    "order_id": "string",
+    "timestamp": "string",
+    "store": "string",
+    "product": "string",
+    "category": "string",
+    "quantity": "Int64",
+    "unit_price": "Float64",
+    "discount": "Float64",
+    "payment_type": "string",
+}
+REQUIRED = ("timestamp", "quantity", "unit_price", "discount", "payment_type")
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+TEXT_COLUMNS = ("store", "product", "category")
+UNKNOWN_CATEGORY = "Unknown"
+
+
+def count_data_lines(path: Path) -> int:
+    """Lines after the header (a final line without newline counts too)."""
+    data = Path(path).read_bytes()
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    return max(lines - 1, 0)
+
+
+def read_sales(path: Path) -> tuple[pd.DataFrame, int]:
+    """Good rows of a daily export and the number of malformed lines that were dropped.
+
+    Lines with too many fields are skipped by the parser; lines cut short come through padded
+    with missing values (or an unparseable timestamp) and are dropped here.
+    """
+    df = pd.read_csv(
+        path, dtype=DTYPES, on_bad_lines="skip", keep_default_na=False, na_values={
+            c: [""] for c in REQUIRED if c != "timestamp"
+        }, encoding="utf-8",
+    )
+    if list(df.columns) != list(COLUMNS):
+        raise ValueError(f"unexpected columns {list(df.columns)}; expected {list(COLUMNS)}")
+    df["timestamp"] = pd.to_datetime(df["timestamp"], format=TIMESTAMP_FORMAT, errors="coerce")
+    complete = df[list(REQUIRED)].notna().all(axis=1)
+    skipped = count_data_lines(path) - len(df)
+    return df[complete].reset_index(drop=True), skipped + int((~complete).sum())
+
+
+def clean_sales(df: pd.DataFrame) -> pd.DataFrame:
+    """Trimmed, consistently cased, deduplicated rows with a `revenue` column.
+
+    Cleaning happens before deduplication, so copies that differ only in case or spaces go too.
+    A missing category is taken from the same product's other rows, else "Unknown".
+    """
+    df = df.copy()
+    for column in TEXT_COLUMNS:
+        df[column] = df[column].str.strip()
+    df["category"] = df["category"].str.title().replace("", pd.NA)
+    known = df.dropna(subset=["category"]).groupby("product")["category"].first()
+    df["category"] = df["category"].fillna(df["product"].map(known)).fillna(UNKNOWN_CATEGORY)
+    df = df.drop_duplicates(subset="order_id", keep="first").reset_index(drop=True)
+    df["revenue"] = (df["quantity"] * df["unit_price"] * (1 - df["discount"])).round(2)
+    return df
+
+
+def category_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per category: order lines, units sold, units returned and net revenue (returns subtract)."""
+    quantity = df["quantity"]
+    summary = (
+        df.assign(
+            sold=quantity.clip(lower=0), returned=(-quantity).clip(lower=0)
+        )
+        .groupby("category")
+        .agg(
+            orders=("order_id", "size"),
+            units_sold=("sold", "sum"),
+            units_returned=("returned", "sum"),
+            net_revenue=("revenue", "sum"),
+        )
+    )
+    summary["net_revenue"] = summary["net_revenue"].round(2)
+    summary = summary.astype(
+        {"orders": "int64", "units_sold": "int64", "units_returned": "int64",
+         "net_revenue": "float64"}
+    )
+    return summary.sort_values(["net_revenue", "orders"], ascending=False)
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sales (
+    order_id     TEXT PRIMARY KEY,
+    sale_date    TEXT NOT NULL,
+    ts           TEXT NOT NULL,
+    store        TEXT NOT NULL,
+    product      TEXT NOT NULL,
+    category     TEXT NOT NULL,
+    quantity     INTEGER NOT NULL CHECK (quantity <> 0),
+    unit_price   REAL NOT NULL CHECK (unit_price >= 0),
+    discount     REAL NOT NULL CHECK (discount BETWEEN 0 AND 1),
+    payment_type TEXT NOT NULL,
+    revenue      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sales_by_date ON sales (sale_date);
+CREATE TABLE IF NOT EXISTS category_daily (
+    sale_date      TEXT NOT NULL,
+    category       TEXT NOT NULL,
+    orders         INTEGER NOT NULL,
+    units_sold     INTEGER NOT NULL,
+    units_returned INTEGER NOT NULL,
+    net_revenue    REAL NOT NULL,
+    PRIMARY KEY (sale_date, category)
+);
+"""
+
+
+def sales_rows(df: pd.DataFrame, day: dt.date) -> list[tuple]:
+    out = df.assign(sale_date=day.isoformat(), ts=df["timestamp"].dt.strftime(TIMESTAMP_FORMAT))
+    columns = ["order_id", "sale_date", "ts", "store", "product", "category", "quantity",
+               "unit_price", "discount", "payment_type", "revenue"]
+    return list(out[columns].astype(object).itertuples(index=False, name=None))
+
+
+def load_day(db_path: Path, day: dt.date, df: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """Replace one day's rows in SQLite in a single transaction: re-running a day is harmless."""
+    summary_rows = [
+        (day.isoformat(), category, *map(int, row[:3]), float(row[3]))
+        for category, row in zip(summary.index, summary.itertuples(index=False), strict=True)
+    ]
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:  # one transaction: commit on success, roll back on any error
+            conn.executescript(SCHEMA)
+            conn.execute("DELETE FROM sales WHERE sale_date = ?", (day.isoformat(),))
+            conn.execute("DELETE FROM category_daily WHERE sale_date = ?", (day.isoformat(),))
+            conn.executemany(f"INSERT INTO sales VALUES ({','.join('?' * 11)})",
+                             sales_rows(df, day))
+            conn.executemany("INSERT INTO category_daily VALUES (?, ?, ?, ?, ?, ?)", summary_rows)
+    finally:
+        conn.close()
+
+
+def report_path(report_dir: Path, day: dt.date) -> Path:
+    return Path(report_dir) / f"sales_report_{day.isoformat()}.csv"
+
+
+def write_report(summary: pd.DataFrame, report_dir: Path, day: dt.date) -> Path:
+    """Write the day's CSV report atomically (a temporary file renamed into place)."""
+    path = report_path(report_dir, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    summary.to_csv(tmp, float_format="%.2f")
+    tmp.replace(path)
+    return path
