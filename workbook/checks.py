@@ -29,14 +29,18 @@ def expect_equal(actual, expected, what: str, hint: str = "") -> None:
 
 
 def expect_close(actual: float, expected: float, what: str, hint: str = "",
-                 tolerance: float = 0.01) -> None:
+                 tolerance: float = 0.0101) -> None:
     __tracebackhide__ = True
     close = isinstance(actual, int | float) and math.isclose(actual, expected, abs_tol=tolerance)
     expect(close, _message(f"{what} is {_fmt(actual)}, expected {_fmt(expected)}", hint))
 
 
+# One cent, plus float noise: SQLite and pandas may round a half cent differently.
+CENT = 0.0101
+
+
 def expect_frame(actual, expected: pd.DataFrame, what: str,
-                 hints: dict[str, str] | None = None, tolerance: float = 0.01) -> None:
+                 hints: dict[str, str] | None = None, tolerance: float = CENT) -> None:
     """Compare tables cell by cell and report the first difference by row label and column."""
     __tracebackhide__ = True
     hints = hints or {}

@@ -31,6 +31,12 @@ def _build(args: argparse.Namespace) -> int:
     return build.main(check=args.check)
 
 
+def _envfiles(args: argparse.Namespace) -> int:
+    from workbook import envfiles
+
+    return envfiles.main(check=args.check)
+
+
 def _run(args: argparse.Namespace) -> int:
     from workbook import runner
 
@@ -63,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="write notebooks/ (student) from solutions/")
     p.add_argument("--check", action="store_true", help="fail if notebooks/ is out of date")
     p.set_defaults(func=_build)
+
+    p = sub.add_parser("envfiles", help="write the conda environment files from the locks")
+    p.add_argument("--check", action="store_true", help="fail if a file is out of date")
+    p.set_defaults(func=_envfiles)
 
     p = sub.add_parser("run", help="execute a notebook with papermill in its own kernel")
     p.add_argument("notebook", help="path to a .ipynb (solutions/ or notebooks/ or your own)")

@@ -27,11 +27,8 @@ def python_version() -> Check:
 
 
 def uv_available() -> Check:
-    found = shutil.which("uv")
-    if not found:
-        probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True)
-        found = f"{sys.executable} -m uv" if probe.returncode == 0 else None
-    return Check(bool(found), f"uv: {found or 'missing'}",
+    found = envs.find_uv()
+    return Check(bool(found), f"uv: {' '.join(found) if found else 'missing'}",
                  "run `make setup` (installs uv from PyPI) or `python3 -m pip install --user uv`")
 
 

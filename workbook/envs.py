@@ -1,12 +1,13 @@
 """Create the uv environments from their locks and register their kernels (standard library only).
 
-Idempotent: an environment is synced only when its lock (or the package metadata) changed,
+Idempotent: an environment is synced only when its lock changed,
 which a stamp file inside the venv records; a warm `make setup` does no installs at all.
 """
 
 import hashlib
 import json
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -21,27 +22,29 @@ class SetupError(RuntimeError):
     """A step of the setup failed; the message says which and how to fix it."""
 
 
-def uv_command() -> list[str]:
-    """The uv command, installing uv for the user from PyPI when it is missing."""
-    if found := shutil.which("uv"):
+def find_uv() -> list[str] | None:
+    """The uv command if installed: on PATH, in the user's scripts folder, or as a module."""
+    user_uv = Path(site.USER_BASE) / "bin" / "uv"
+    if found := shutil.which("uv") or (str(user_uv) if user_uv.exists() else None):
         return [found]
     probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True)
-    if probe.returncode != 0:
-        print("uv is missing: installing it for this user from PyPI (pip install --user uv)")
-        install = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--user", "--quiet", "uv"]
-        )
-        if install.returncode != 0:
-            raise SetupError("could not install uv: run `python3 -m pip install --user uv`")
-    return [sys.executable, "-m", "uv"]
+    return [sys.executable, "-m", "uv"] if probe.returncode == 0 else None
+
+
+def uv_command() -> list[str]:
+    """The uv command, installing uv for the user from PyPI when it is missing."""
+    if found := find_uv():
+        return found
+    print("uv is missing: installing it for this user from PyPI (pip install --user uv)")
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--user", "--quiet", "uv"])
+    if install.returncode != 0 or not (found := find_uv()):
+        raise SetupError("could not install uv: run `python3 -m pip install --user uv`")
+    return found
 
 
 def lock_digest(env: str) -> str:
-    """What an environment's contents depend on: its lock and the package's own metadata."""
-    digest = hashlib.sha256()
-    for path in (paths.ENVIRONMENTS / env / "requirements.txt", paths.ROOT / "pyproject.toml"):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """What an environment's contents depend on: its lock (the workbook package is editable)."""
+    return hashlib.sha256((paths.ENVIRONMENTS / env / "requirements.txt").read_bytes()).hexdigest()
 
 
 def is_current(env: str) -> bool:

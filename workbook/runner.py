@@ -22,7 +22,9 @@ def parse_params(pairs: list[str], known: dict) -> dict:
             raise RunError(f"parameter {pair!r} is not KEY=VALUE")
         if key not in known:
             raise RunError(f"unknown parameter {key!r}; this notebook takes: {', '.join(known)}")
-        params[key] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        # Dates stay text (YAML would make a date object, which notebooks cannot receive).
+        params[key] = value if isinstance(parsed, dt.date) else parsed
     return params
 
 
