@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,14 @@ class Lesson:
         if path.is_relative_to(self.workspace):
             return str(Path("<workspace>") / path.relative_to(self.workspace))
         return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
+
+    def redact(self, text: str) -> str:
+        """`text` with this machine's paths replaced by placeholders, for outputs that are
+        compared across machines (the python first: it lives inside the repository)."""
+        for path, label in ((sys.executable, "<python>"), (self.workspace, "<workspace>"),
+                            (paths.ROOT, "<repo>")):
+            text = text.replace(str(path), label)
+        return text
 
 
 def setup(level: str, run_date: str, seed: int, rows_per_day: int, days: int,
