@@ -24,7 +24,7 @@ from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from workbook import lab, paths
 
-NOTEBOOK = "solutions/01_beginner/00_orientation.ipynb"  # relative to the repository root
+NOTEBOOK = "solutions/01_beginner/01_extract_transform.ipynb"  # relative to the repository root
 KERNEL = "workbook-beginner"
 KERNEL_DISPLAY_NAME = "Workbook (beginner)"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `.ci/run` installs it (no `playwright install`)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ROOT / "environments"
-VENVS = ROOT / ".venvs"
+# Overridable so benchmarks can time a cold set-up without touching the learner's environments.
+VENVS = Path(os.environ.get("WORKBOOK_VENVS", ROOT / ".venvs"))
 STATE = ROOT / ".workbook"
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
