@@ -12,9 +12,8 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from workbook import lab, paths
+from workbook.waiting import wait_for
 
 NOTEBOOK = "solutions/01_beginner/01_extract_transform.ipynb"  # relative to the repository root
 KERNEL = "workbook-beginner"
@@ -42,17 +42,6 @@ RUN_TIMEOUT_S = 300
 # "application/vnd.jupyter.stderr", no error class), so an error is told apart by IPython's
 # traceback text: "Traceback (most recent call last)", or "Cell In[n], line m" for SyntaxError.
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*Cell In\[\d+\], line \d+", re.M)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
-    """Poll `condition` until it holds or the deadline passes (never a bare sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -12,15 +12,15 @@ import shlex
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from crontab import CronTab
 
 from workbook import paths
+from workbook.waiting import wait_for
 
 CRON = Path("/usr/sbin/cron")  # Debian's cron; `.ci/run` installs it
 CRON_PIDFILE = Path("/run/crond.pid")
@@ -29,17 +29,6 @@ SUCCESS = "report written"
 DEADLINE_S = 150  # an every-minute entry fires within two minute boundaries
 # Serialises tests that rewrite root's crontab (two checkouts running the suite at once).
 LOCK = Path(tempfile.gettempdir()) / "workbook-crontab.lock"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> bool:
-    """Poll `condition` until it holds or the deadline passes (never a bare sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 def cron_pids() -> list[int]:
@@ -170,7 +159,7 @@ def test_cron_runs_the_report_script(
     add_entry(command, tag)
     assert tag in (read_crontab() or ""), "python-crontab did not install the entry"
     try:
-        ran = wait_for(lambda: count_success(log) > before, DEADLINE_S)
+        ran = wait_for(lambda: count_success(log) > before, DEADLINE_S, interval=1.0)
     finally:
         remove_entry(tag)
     assert ran, f"cron did not run the entry within {DEADLINE_S} s:\n{command}\n{_tail(tmp_path)}"
