@@ -6,7 +6,7 @@ NB ?=
 PARAMS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run test build doctor bench clean lint
+.PHONY: help setup lab run grade test build doctor bench clean lint
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,6 +20,10 @@ lab: setup ## start JupyterLab on 127.0.0.1 with the notebooks
 run: setup ## run a notebook: make run NB=notebooks/01_beginner/... PARAMS="run_date=2015-06-05"
 	@test -n "$(NB)" || { echo "usage: make run NB=path/to/notebook.ipynb [PARAMS=\"k=v ...\"]"; exit 2; }
 	@$(BASE) -m workbook run $(NB) $(PARAMS)
+
+grade: setup ## grade a notebook or a class: make grade NB=submissions/ [OUT=grades]
+	@test -n "$(NB)" || { echo "usage: make grade NB=notebook.ipynb|folder [OUT=grades]"; exit 2; }
+	@$(BASE) -m workbook grade $(NB) --out $(or $(OUT),grades)
 
 build: setup ## write notebooks/ (student versions) from solutions/
 	@$(BASE) -m workbook build

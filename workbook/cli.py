@@ -43,6 +43,13 @@ def _run(args: argparse.Namespace) -> int:
     return runner.main(args.notebook, args.params, args.output, args.timeout)
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from workbook.grading import roster
+
+    return roster.main(args.path, args.out, args.source, args.workers, args.cell_timeout,
+                       args.total_timeout)
+
+
 def _lab(args: argparse.Namespace) -> int:
     from workbook import lab
 
@@ -80,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="where to write the executed notebook (default: runs/...)")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("grade", help="grade a submitted notebook or a folder of submissions")
+    p.add_argument("path", help="a notebook, or a roster folder <learner>/<notebook>.ipynb")
+    p.add_argument("--out", default="grades", help="results folder (default: grades/)")
+    p.add_argument("--source", help="source notebooks (default: solutions/, else notebooks/)")
+    p.add_argument("--workers", type=int, help="parallel gradings (default: the CPU count)")
+    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
+    p.add_argument("--total-timeout", type=int, default=600, help="seconds per notebook")
+    p.set_defaults(func=_grade)
 
     p = sub.add_parser("lab", help="start JupyterLab on 127.0.0.1 with the notebooks")
     p.set_defaults(func=_lab)

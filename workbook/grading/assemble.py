@@ -1,0 +1,156 @@
+"""The notebook the grader runs: the source's cells and tests, the learner's answers.
+
+Never trusting the submission: every cell but the learner's answer cells comes from the source,
+matched by cell id, so a moved, edited, duplicated or deleted check cell is put back as it
+should be. Each check cell is preceded by a guard cell that restores what learner code may have
+patched, and ends by printing a secret nonce: a check passes only when its cell printed its own
+nonce last and raised nothing.
+"""
+
+import ast
+import copy
+import secrets
+from dataclasses import dataclass, field
+
+import nbformat
+from papermill.parameterize import parameterize_notebook
+
+from workbook import markers
+
+PASS_MARK = "WORKBOOK-CHECK-PASSED"
+GRADER_TAG = "workbook-grader"
+
+# Runs before any learner code: what the guard restores later.
+PRELUDE = """\
+import builtins as _wb_builtins_module, sys as _wb_sys
+_wb_ip = get_ipython()
+_wb_snapshot = {
+    "builtins": dict(_wb_builtins_module.__dict__),
+    "transformers": [(o, a, list(getattr(o, a))) for o, a in (
+        (_wb_ip.input_transformer_manager, "cleanup_transforms"),
+        (_wb_ip.input_transformer_manager, "line_transforms"),
+        (_wb_ip, "input_transformers_post"), (_wb_ip, "ast_transformers"))],
+    "events": {e: list(c) for e, c in _wb_ip.events.callbacks.items()},
+    "hooks": (_wb_sys.displayhook, _wb_sys.excepthook, type(_wb_ip).run_cell),
+}
+"""
+
+GUARD = """\
+import importlib as _wb_importlib, sys as _wb_sys
+_wb_sys.settrace(None)
+_wb_sys.setprofile(None)
+_wb_builtins_module.__dict__.update(_wb_snapshot["builtins"])
+for _wb_owner, _wb_name, _wb_value in _wb_snapshot["transformers"]:
+    setattr(_wb_owner, _wb_name, list(_wb_value))
+for _wb_name, _wb_value in _wb_snapshot["events"].items():
+    _wb_ip.events.callbacks[_wb_name] = list(_wb_value)
+_wb_sys.displayhook, _wb_sys.excepthook, _wb_run_cell = _wb_snapshot["hooks"]
+if type(_wb_ip).run_cell is not _wb_run_cell or "run_cell" in vars(_wb_ip):
+    raise RuntimeError("the notebook replaced IPython's run_cell: grading refused")
+for _wb_name in sorted(n for n in list(_wb_sys.modules) if n.split(".")[0] == "workbook"):
+    _wb_importlib.reload(_wb_sys.modules[_wb_name])
+"""
+
+
+@dataclass(frozen=True)
+class CheckCell:
+    cell_id: str
+    exercise: str
+    points: float
+    nonce: str
+    guard_id: str
+
+
+@dataclass
+class Assembly:
+    notebook: nbformat.NotebookNode
+    checks: list[CheckCell]
+    answers: dict[str, str]  # exercise -> id of its answer cell
+    attempted: dict[str, bool]
+    notes: list[str] = field(default_factory=list)
+
+
+def _code(source: str, cell_id: str, tag: str | None = None):
+    cell = nbformat.v4.new_code_cell(source, id=cell_id)
+    if tag:
+        cell.metadata["tags"] = [tag]
+    return cell
+
+
+def setup_imports(source_nb) -> str:
+    """The import statements of the source's own code cells: the guard re-runs them, so names
+    like `checks` point at the real modules again even if learner code rebound them."""
+    lines = []
+    for cell in source_nb.cells:
+        if cell.cell_type != "code" or markers.role(cell) or cell.source.lstrip().startswith("%"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        lines += [ast.unparse(node) for node in tree.body
+                  if isinstance(node, ast.Import | ast.ImportFrom)]
+    return "\n".join(dict.fromkeys(lines))
+
+
+def index_submission(submission, notes: list[str]) -> tuple[dict, dict]:
+    """Submitted cells by id (first copy wins), and learner-added code cells by the id of the
+    cell they follow."""
+    by_id, added, previous = {}, {}, None
+    for cell in submission.cells:
+        cell_id = cell.get("id")
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        if cell_id in by_id:
+            notes.append(f"cell {cell_id} appears more than once: the first copy was graded")
+            continue
+        if cell_id:
+            by_id[cell_id] = cell
+        if cell.cell_type == "code" and cell_id:
+            added.setdefault(previous, []).append(cell)
+        previous = cell_id if cell_id else previous
+    return by_id, added
+
+
+def assemble(source_nb, submission, parameters: dict) -> Assembly:
+    notes: list[str] = []
+    by_id, added = index_submission(submission, notes)
+    source_ids = {c.id for c in source_nb.cells}
+    cells = [_code(PRELUDE, "wb-prelude", GRADER_TAG)]
+    checks, answers, attempted = [], {}, {}
+    guard = GUARD + setup_imports(source_nb) + "\n"
+    for cell in source_nb.cells:
+        role, exercise = markers.role(cell), markers.exercise(cell)
+        submitted = by_id.get(cell.id)
+        if role == "solution":
+            stub = markers.strip_cell(cell, cell.id)
+            answers[exercise] = cell.id
+            if submitted is None:
+                notes.append(f"answer cell {cell.id} ({exercise}) is missing: not attempted")
+            answer = submitted.source if submitted is not None else stub
+            attempted[exercise] = submitted is not None and answer.strip() != stub.strip()
+            cells.append(_code(answer, cell.id))
+        elif role == "check":
+            if submitted is None:
+                notes.append(f"check cell {cell.id} was deleted: restored from the source")
+            elif submitted.source != markers.strip_cell(cell, cell.id):
+                notes.append(f"check cell {cell.id} was edited: restored from the source")
+            nonce = secrets.token_hex(16)
+            guard_id = f"wb-guard-{cell.id}"
+            cells.append(_code(guard, guard_id, GRADER_TAG))
+            cells.append(_code(f"{cell.source}\nprint('{PASS_MARK} {nonce}')", cell.id))
+            checks.append(CheckCell(cell.id, exercise,
+                                    float(cell.metadata["workbook"].get("points", 0)),
+                                    nonce, guard_id))
+        elif cell.cell_type == "code":
+            cells.append(_code(cell.source, cell.id))
+            cells[-1].metadata = copy.deepcopy(cell.metadata)
+        for extra in added.get(cell.id, []):
+            if extra.id not in source_ids:
+                cells.append(_code(extra.source, extra.id))
+    for cell in cells:
+        cell.metadata.setdefault("tags", [])  # papermill's parameterize expects the key
+    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(source_nb.metadata), cells=cells)
+    nb.metadata.setdefault("papermill", {})  # where parameterize records the parameters
+    nb = parameterize_notebook(nb, parameters, report_mode=False)
+    return Assembly(nb, checks, answers, attempted, notes)
