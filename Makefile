@@ -6,7 +6,7 @@ NB ?=
 PARAMS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run grade test build doctor bench clean lint
+.PHONY: help setup lab run grade checkpoint test build doctor bench clean lint
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,6 +24,10 @@ run: setup ## run a notebook: make run NB=notebooks/01_beginner/... PARAMS="run_
 grade: setup ## grade a notebook or a class: make grade NB=submissions/ [OUT=grades]
 	@test -n "$(NB)" || { echo "usage: make grade NB=notebook.ipynb|folder [OUT=grades]"; exit 2; }
 	@$(BASE) -m workbook grade $(NB) --out $(or $(OUT),grades)
+
+checkpoint: setup ## fill your workspace with what a lesson expects: make checkpoint NB=...
+	@test -n "$(NB)" || { echo "usage: make checkpoint NB=notebooks/<level>/<lesson>.ipynb"; exit 2; }
+	@$(BASE) -m workbook checkpoint $(NB)
 
 build: setup ## write notebooks/ (student versions) from solutions/
 	@$(BASE) -m workbook build

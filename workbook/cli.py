@@ -50,6 +50,12 @@ def _grade(args: argparse.Namespace) -> int:
                        args.total_timeout)
 
 
+def _checkpoint(args: argparse.Namespace) -> int:
+    from workbook import checkpoint
+
+    return checkpoint.main(args.notebook, args.workspace)
+
+
 def _lab(args: argparse.Namespace) -> int:
     from workbook import lab
 
@@ -96,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
     p.add_argument("--total-timeout", type=int, default=600, help="seconds per notebook")
     p.set_defaults(func=_grade)
+
+    p = sub.add_parser("checkpoint", help="prepare the workspace a lesson expects")
+    p.add_argument("notebook", help="the lesson you want to start (notebooks/...ipynb)")
+    p.add_argument("--workspace", help="default: workspace/<level>")
+    p.set_defaults(func=_checkpoint)
 
     p = sub.add_parser("lab", help="start JupyterLab on 127.0.0.1 with the notebooks")
     p.set_defaults(func=_lab)

@@ -93,29 +93,44 @@ def setup_imports(source_nb) -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
-def index_submission(submission, notes: list[str]) -> tuple[dict, dict]:
-    """Submitted cells by id (first copy wins), and learner-added code cells by the id of the
-    cell they follow."""
-    by_id, added, previous = {}, {}, None
+def index_submission(submission, source_ids: set[str]) -> tuple[dict, dict, dict]:
+    """Submitted cells by id; learner-added code cells by the id of the cell they follow; and
+    copies of exercise cells (a duplicated cell gets a new id but keeps the metadata)."""
+    by_id, added, copies, previous = {}, {}, {}, None
     for cell in submission.cells:
         cell_id = cell.get("id")
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             continue
-        if cell_id in by_id:
-            notes.append(f"cell {cell_id} appears more than once: the first copy was graded")
-            continue
-        if cell_id:
-            by_id[cell_id] = cell
-        if cell.cell_type == "code" and cell_id:
+        if cell_id in source_ids:
+            by_id.setdefault(cell_id, cell)
+            previous = cell_id
+        elif markers.role(cell):
+            copies.setdefault((markers.role(cell), markers.exercise(cell)), []).append(cell)
+        elif cell.cell_type == "code":
             added.setdefault(previous, []).append(cell)
-        previous = cell_id if cell_id else previous
-    return by_id, added
+    return by_id, added, copies
+
+
+def chosen_answer(cell, submitted, copies: list, notes: list[str]) -> str:
+    """The learner's answer: their cell, or a copy of it they worked in instead."""
+    stub = markers.strip_cell(cell, cell.id)
+    original = submitted.source if submitted is not None else None
+    if original is not None and original.strip() != stub.strip():
+        return original
+    worked = [c for c in copies if c.source.strip() != stub.strip()]
+    if worked:
+        notes.append(f"the answer to {markers.exercise(cell)} was taken from a copy of its cell")
+        return worked[0].source
+    if submitted is None:
+        notes.append(f"answer cell {cell.id} ({markers.exercise(cell)}) is missing: "
+                     f"not attempted")
+    return stub
 
 
 def assemble(source_nb, submission, parameters: dict) -> Assembly:
     notes: list[str] = []
-    by_id, added = index_submission(submission, notes)
     source_ids = {c.id for c in source_nb.cells}
+    by_id, added, copies = index_submission(submission, source_ids)
     cells = [_code(PRELUDE, "wb-prelude", GRADER_TAG)]
     checks, answers, attempted = [], {}, {}
     guard = GUARD + setup_imports(source_nb) + "\n"
@@ -123,18 +138,17 @@ def assemble(source_nb, submission, parameters: dict) -> Assembly:
         role, exercise = markers.role(cell), markers.exercise(cell)
         submitted = by_id.get(cell.id)
         if role == "solution":
-            stub = markers.strip_cell(cell, cell.id)
+            answer = chosen_answer(cell, submitted, copies.get((role, exercise), []), notes)
             answers[exercise] = cell.id
-            if submitted is None:
-                notes.append(f"answer cell {cell.id} ({exercise}) is missing: not attempted")
-            answer = submitted.source if submitted is not None else stub
-            attempted[exercise] = submitted is not None and answer.strip() != stub.strip()
+            attempted[exercise] = answer.strip() != markers.strip_cell(cell, cell.id).strip()
             cells.append(_code(answer, cell.id))
         elif role == "check":
             if submitted is None:
                 notes.append(f"check cell {cell.id} was deleted: restored from the source")
             elif submitted.source != markers.strip_cell(cell, cell.id):
                 notes.append(f"check cell {cell.id} was edited: restored from the source")
+            if copies.get((role, exercise)):
+                notes.append(f"a copy of check cell {cell.id} was ignored")
             nonce = secrets.token_hex(16)
             guard_id = f"wb-guard-{cell.id}"
             cells.append(_code(guard, guard_id, GRADER_TAG))
@@ -145,9 +159,7 @@ def assemble(source_nb, submission, parameters: dict) -> Assembly:
         elif cell.cell_type == "code":
             cells.append(_code(cell.source, cell.id))
             cells[-1].metadata = copy.deepcopy(cell.metadata)
-        for extra in added.get(cell.id, []):
-            if extra.id not in source_ids:
-                cells.append(_code(extra.source, extra.id))
+        cells += [_code(extra.source, extra.id) for extra in added.get(cell.id, [])]
     for cell in cells:
         cell.metadata.setdefault("tags", [])  # papermill's parameterize expects the key
     nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(source_nb.metadata), cells=cells)

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 KERNEL_NAME = "workbook-grade"
 
 
-class ConfinedKernelManager(KernelManager):
+class ConfinedKernelManager(AsyncKernelManager):
     """Hands the connection file to the grader user (it is written 0600 by this root process)."""
 
     owner: tuple[int, int] | None = None

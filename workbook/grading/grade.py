@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import paths
+from workbook import checkpoint, paths
 from workbook.grading import assemble, identify, sandbox, score
 
 
@@ -64,6 +65,9 @@ def run_sandboxed(assembly: assemble.Assembly, source: Path, job: Job,
     """Execute the assembled notebook; the executed notebook and the run's status."""
     private, work = private_folder(box)
     try:
+        checkpoint.prepare(source, work / "workspace")  # trusted code, before the learner's
+        if box.uid is not None:
+            chown_tree(work, box.uid, box.gid)
         nbformat.write(assembly.notebook, private / "assembled.ipynb")
         env = nbformat.read(source, as_version=4).metadata["kernelspec"]["name"]
         python = str(paths.venv_python(env.removeprefix(paths.KERNEL_PREFIX)))
@@ -72,9 +76,12 @@ def run_sandboxed(assembly: assemble.Assembly, source: Path, job: Job,
                 "cell_timeout_s": job.limits.cell_timeout_s,
                 "owner": [box.uid, box.gid] if box.uid is not None else None}
         (private / "spec.json").write_text(json.dumps(spec))
+        # The repository and the interpreter the venvs are built on must be reachable for the
+        # grader user even where they sit in a private home (a pyenv Python under /root).
+        exposed = [paths.ROOT, Path(sys.base_prefix)]
         command = sandbox.wrap([str(paths.venv_python(paths.BASE_ENV)), "-m",
                                 "workbook.grading.execute", str(private / "spec.json")],
-                               box, list(job.hidden), job.limits)
+                               box, job.limits, list(job.hidden), exposed, private / "stage")
         proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, cwd=private)
         try:
@@ -90,6 +97,11 @@ def run_sandboxed(assembly: assemble.Assembly, source: Path, job: Job,
         return nbformat.read(executed, as_version=4), status
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def chown_tree(folder: Path, uid: int, gid: int) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, uid, gid, follow_symlinks=False)
 
 
 def kill_group(pgid: int) -> None:

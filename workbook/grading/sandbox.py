@@ -13,6 +13,7 @@ apply, and the report says so.
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,13 +88,42 @@ def kernel_argv(python: str, sandbox: Sandbox, limits: Limits) -> list[str]:
             "{connection_file}"]
 
 
-def wrap(command: list[str], sandbox: Sandbox, hidden: list[Path], limits: Limits) -> list[str]:
-    """`command` inside the namespaces, with loopback up and `hidden` folders covered."""
+def blocking_ancestor(path: Path) -> Path | None:
+    """The highest folder on `path` that other users cannot enter (e.g. /root, mode 0700)."""
+    for folder in [*reversed(path.parents), path]:
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            return folder
+    return None
+
+
+def expose_script(exposed: list[Path], stage: Path) -> list[str]:
+    """Shell steps that make `exposed` folders reachable for the grader user: each is bound
+    aside, a fresh tmpfs replaces the folder that blocked it (hiding the rest of it, e.g. the
+    rest of root's home), and the folder is bound back at its own path."""
+    steps, groups = [], {}
+    for path in exposed:
+        if (blocker := blocking_ancestor(path)) is not None:
+            groups.setdefault(blocker, []).append(path)
+    for number, (blocker, inside) in enumerate(sorted(groups.items())):
+        for index, path in enumerate(inside):
+            aside = stage / f"{number}-{index}"
+            aside.mkdir(parents=True)
+            steps.append(f"mount --bind '{path}' '{aside}'")
+        steps.append(f"mount -t tmpfs -o size=1m,mode=0755 wb-expose '{blocker}'")
+        for index, path in enumerate(inside):
+            steps += [f"mkdir -p '{path}'", f"mount --bind '{stage}/{number}-{index}' '{path}'"]
+    return steps
+
+
+def wrap(command: list[str], sandbox: Sandbox, limits: Limits, hidden: list[Path],
+         exposed: list[Path], stage: Path) -> list[str]:
+    """`command` inside the namespaces: loopback up, `exposed` reachable, `hidden` covered."""
     timeout = ["timeout", "-k", "10", str(limits.total_timeout_s)]
     if not sandbox.isolated:
         return [*timeout, *command]
-    mounts = " && ".join(f"mount -t tmpfs -o size=64k,mode=000 wb-hidden '{p}'"
-                         for p in hidden if p.is_dir())
-    script = " && ".join(filter(None, ["ip link set lo up", mounts, 'exec "$@"']))
+    steps = ["ip link set lo up", *expose_script(exposed, stage)]
+    steps += [f"mount -t tmpfs -o size=64k,mode=000 wb-hidden '{p}'" for p in hidden
+              if p.is_dir()]
+    script = " && ".join([*steps, 'exec "$@"'])
     return [*timeout, "unshare", "--net", "--mount", "--pid", "--fork", "--kill-child",
             "--", "sh", "-c", script, "sandbox", *command]

@@ -43,7 +43,8 @@ def check_outcome(cells: dict, check, died_at: str | None) -> tuple[bool, str]:
         reason = f"the kernel died earlier ({died_at})" if died_at else "it did not run"
         return False, f"check not run: {reason}"
     if guard_error := error_of(cells[check.guard_id]):
-        return False, f"grading refused, the notebook tampered with the checks ({guard_error})"
+        return False, (f"the check could not run: the grader's guard before it failed "
+                       f"({guard_error}); the notebook broke or tampered with the kernel")
     if error := error_of(cell):
         return False, error
     if printed_last(cell) != f"{PASS_MARK} {check.nonce}":

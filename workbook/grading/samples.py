@@ -1,0 +1,66 @@
+"""Sample submissions built from a lesson's own notebooks: a correct, a blank and a partial one.
+
+Tests use them to check the grader on every lesson, benchmarks to time it, and instructors to
+rehearse grading before a workshop; they are built, never committed, so they cannot go stale.
+"""
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+from workbook import markers, paths
+
+
+def answers(solution) -> dict[str, str]:
+    """Answer cell id -> its solution source, in notebook order."""
+    return {c.id: c.source for c in solution.cells if markers.role(c) == "solution"}
+
+
+def submission(student, replacements: dict[str, str]):
+    """A copy of the student notebook with some answer cells filled in."""
+    nb = copy.deepcopy(student)
+    for cell in nb.cells:
+        if cell.id in replacements:
+            cell.source = replacements[cell.id]
+    return nb
+
+
+def lesson(key: str):
+    """(solution, student) notebooks of a lesson key such as '01_beginner/00_orientation'."""
+    return (nbformat.read(paths.SOLUTIONS / f"{key}.ipynb", as_version=4),
+            nbformat.read(paths.NOTEBOOKS / f"{key}.ipynb", as_version=4))
+
+
+def correct(key: str):
+    solution, student = lesson(key)
+    return submission(student, answers(solution))
+
+
+def blank(key: str):
+    return lesson(key)[1]
+
+
+def partial(key: str):
+    """Only the first exercise answered."""
+    solution, student = lesson(key)
+    first = next(iter(answers(solution).items()))
+    return submission(student, dict([first]))
+
+
+def points(key: str) -> dict[str, float]:
+    """Exercise -> points, from the source's check cells (what a full score adds up to)."""
+    solution, _ = lesson(key)
+    totals: dict[str, float] = {}
+    for cell in solution.cells:
+        if markers.role(cell) == "check":
+            totals[markers.exercise(cell)] = totals.get(markers.exercise(cell), 0) + float(
+                cell.metadata["workbook"].get("points", 0))
+    return totals
+
+
+def write(nb, folder: Path, key: str) -> Path:
+    path = folder / f"{Path(key).name}.ipynb"
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
