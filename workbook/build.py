@@ -72,12 +72,14 @@ def render(nb) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def build_all(check: bool = False) -> list[str]:
-    """Write (or with `check`, compare) every student notebook; returns the problems found."""
+def build_all(check: bool = False, out: Path | None = None) -> list[str]:
+    """Write (or with `check`, compare) every student notebook into `out` (notebooks/ by
+    default; the learners' CI builds pristine copies elsewhere); returns the problems found."""
+    out = out or paths.NOTEBOOKS
     problems, expected = [], set()
     for source in solution_notebooks():
         rel = source.relative_to(paths.SOLUTIONS)
-        target = paths.NOTEBOOKS / rel
+        target = out / rel
         expected.add(target)
         nb = nbformat.read(source, as_version=4)
         text = render(student_version(nb, f"solutions/{rel}"))
@@ -87,15 +89,16 @@ def build_all(check: bool = False) -> list[str]:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    for stale in sorted(set(paths.NOTEBOOKS.rglob("*.ipynb")) - expected):
+    for stale in sorted(set(out.rglob("*.ipynb")) - expected):
         if ".ipynb_checkpoints" not in stale.parts:
-            problems.append(f"{stale.relative_to(paths.ROOT)} has no source in solutions/")
+            shown = stale.relative_to(paths.ROOT) if stale.is_relative_to(paths.ROOT) else stale
+            problems.append(f"{shown} has no source in solutions/")
     return problems
 
 
-def main(check: bool = False) -> int:
+def main(check: bool = False, out: str | None = None) -> int:
     try:
-        problems = build_all(check)
+        problems = build_all(check, Path(out) if out else None)
     except (markers.MarkerError, AuthoringError) as err:
         print(f"build failed: {err}", file=sys.stderr)
         return 1

@@ -28,7 +28,7 @@ def _doctor(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from workbook import build
 
-    return build.main(check=args.check)
+    return build.main(check=args.check, out=args.out)
 
 
 def _envfiles(args: argparse.Namespace) -> int:
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="write notebooks/ (student) from solutions/")
     p.add_argument("--check", action="store_true", help="fail if notebooks/ is out of date")
+    p.add_argument("--out", help="write the student notebooks here instead of notebooks/")
     p.set_defaults(func=_build)
 
     p = sub.add_parser("envfiles", help="write the conda environment files from the locks")
