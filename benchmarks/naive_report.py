@@ -37,25 +37,28 @@ def clean_text(row, category_of):
 
 
 def revenue(row):
+    """One line's revenue, computed a row at a time (the vectorised form is the lesson)."""
     return row["quantity"] * row["unit_price"] * (1 - row["discount"])
 
 
 def clean(df):
+    """Complete lines only, text fixed row by row, first copy of each order, with revenue."""
     df["timestamp"] = pd.to_datetime(df["timestamp"], errors="coerce")
     df = df.dropna(subset=REQUIRED).copy()
     categories = df["category"].str.strip().str.title()
     known = categories.notna() & (categories != "")
     category_of = dict(zip(df.loc[known, "product"].str.strip(), categories[known], strict=True))
-    cleaned = df.apply(clean_text, axis=1, args=(category_of,), result_type="expand")
-    df[["store", "product", "category"]] = cleaned
+    cleaned = df.apply(clean_text, axis=1, args=(category_of,))
+    df[["store", "product", "category"]] = cleaned.tolist()
     df = df.drop_duplicates("order_id")
     df["revenue"] = df.apply(revenue, axis=1)
     return df
 
 
 def summarise(df):
-    df["units_sold"] = df["quantity"].clip(lower=0)
-    df["units_returned"] = (-df["quantity"]).clip(lower=0)
+    """Per category, the reference report's columns (returns count apart and subtract)."""
+    df = df.assign(units_sold=df["quantity"].clip(lower=0),
+                   units_returned=(-df["quantity"]).clip(lower=0))
     summary = df.groupby("category").agg(
         orders=("order_id", "count"), units_sold=("units_sold", "sum"),
         units_returned=("units_returned", "sum"), net_revenue=("revenue", "sum"),

@@ -4,8 +4,10 @@ learner's crash, hang or bomb leaves every other grade right."""
 
 import http.server
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -131,9 +133,13 @@ def build_roster(roster: Path, out: Path, port: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory, host_server):
-    """Grade the whole roster once, through the CLI; learner -> its JSON results."""
-    base = tmp_path_factory.mktemp("grading")
+def graded(host_server):
+    """Grade the whole roster once, through the CLI; learner -> its JSON results.
+
+    The roster and grades are world-readable (0755), as in a shared course folder, so what
+    keeps the learner's code out of them is the sandbox, not the folder's permissions."""
+    base = Path(tempfile.mkdtemp(prefix="workbook-roster-"))
+    base.chmod(0o755)
     roster, out = base / "submissions", base / "grades"
     build_roster(roster, out, host_server.server_address[1])
     result = subprocess.run(
@@ -145,7 +151,8 @@ def graded(tmp_path_factory, host_server):
     for path in out.glob("*/*.json"):
         data = json.loads(path.read_text())
         results.setdefault(data["learner"], {})[data["notebook"] or path.stem] = data
-    return {"results": results, "out": out, "stdout": result.stdout}
+    yield {"results": results, "out": out, "stdout": result.stdout}
+    shutil.rmtree(base)
 
 
 def one(graded, learner: str, key: str = ORIENTATION) -> dict:
@@ -297,3 +304,24 @@ def test_missing_path_is_a_grader_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "workbook", "grade", str(tmp_path / "nope")],
                             capture_output=True, text=True, cwd=paths.ROOT)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_without_root_the_grade_still_runs_and_says_what_is_missing(tmp_path, monkeypatch):
+    """A learner grading their own work on a laptop: limits only, and a warning in the report."""
+    from workbook.grading import grade, sandbox
+
+    monkeypatch.setattr(grade.sandbox, "probe", lambda slot: sandbox.Sandbox(
+        False, warnings=["not run as root: the learner's code could use the network"]))
+    path = samples.write(samples.correct(ORIENTATION), tmp_path / "me", ORIENTATION)
+    job = grade.Job(paths.SOLUTIONS, (), sandbox.Limits(cell_timeout_s=60, total_timeout_s=300))
+    result = grade.grade(path, "me", job)
+    assert result.score == result.max_score > 0, result.exercises
+    assert result.warnings == ["not run as root: the learner's code could use the network"]
+
+
+def test_probe_without_root_warns(monkeypatch):
+    from workbook.grading import sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    box = sandbox.probe()
+    assert not box.isolated and "not run as root" in box.warnings[0]

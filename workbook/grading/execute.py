@@ -29,35 +29,35 @@ class ConfinedKernelManager(AsyncKernelManager):
             os.chown(self.connection_file, *self.owner)
 
 
-def write_kernelspec(folder: Path, argv: list[str]) -> None:
+def write_kernelspec(folder: Path, argv: list[str], env: dict[str, str]) -> None:
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps(
-        {"argv": argv, "display_name": "Workbook (grading)", "language": "python"}))
+        {"argv": argv, "env": env, "display_name": "Workbook (grading)", "language": "python"}))
 
 
-def kernel_environment(work: Path) -> None:
-    """The kernel inherits this environment: everything it writes goes to its work folder."""
+def kernel_environment(work: Path) -> dict[str, str]:
+    """Only the kernel gets these (through its kernelspec, not this root process, which must
+    create nothing in the kernel's folders): all it writes stays in its work folder."""
     state = work / ".state"
-    os.environ.update(
-        HOME=str(work), WORKBOOK_WORKSPACE=str(work / "workspace"), IPYTHONDIR=str(state / "ipy"),
-        MPLCONFIGDIR=str(state / "mpl"), JUPYTER_RUNTIME_DIR=str(state / "runtime"),
-        JUPYTER_DATA_DIR=str(state / "data"), JUPYTER_CONFIG_DIR=str(state / "config"),
-        PYTHONDONTWRITEBYTECODE="1",
-    )
+    return {"HOME": str(work), "TMPDIR": str(state / "tmp"),
+            "WORKBOOK_WORKSPACE": str(work / "workspace"), "IPYTHONDIR": str(state / "ipy"),
+            "MPLCONFIGDIR": str(state / "mpl"), "JUPYTER_DATA_DIR": str(state / "data"),
+            "JUPYTER_CONFIG_DIR": str(state / "config"), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
     private, work = Path(spec["private"]), Path(spec["work"])
-    write_kernelspec(private / "jupyter", spec["kernel_argv"])
-    os.environ["JUPYTER_PATH"] = str(private / "jupyter")
-    kernel_environment(work)
-    runtime = Path(os.environ["JUPYTER_RUNTIME_DIR"])
-    runtime.mkdir(parents=True, exist_ok=True)
+    kernel_env = kernel_environment(work)
+    write_kernelspec(private / "jupyter", spec["kernel_argv"], kernel_env)
+    runtime = work / ".state" / "runtime"
+    os.environ.update(JUPYTER_PATH=str(private / "jupyter"), JUPYTER_RUNTIME_DIR=str(runtime))
+    for folder in (runtime, Path(kernel_env["TMPDIR"])):
+        folder.mkdir(parents=True, exist_ok=True)
     if spec.get("owner"):
         ConfinedKernelManager.owner = tuple(spec["owner"])
-        for folder in (work / ".state", runtime):
+        for folder in (work / ".state", runtime, Path(kernel_env["TMPDIR"])):
             os.chown(folder, *spec["owner"])
     nb = nbformat.read(private / "assembled.ipynb", as_version=4)
     client = NotebookClient(

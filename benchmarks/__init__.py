@@ -1,0 +1,1 @@
+"""Measured performance of the workbook: `python -m benchmarks` writes REPORT.md."""

@@ -1,0 +1,234 @@
+"""`python -m benchmarks` (what `make bench` runs): measure on this machine, write REPORT.md.
+
+Order: notebooks first (lesson 03 writes the script the daily-report section times), then the
+daily report over a million lines against a naive baseline, then grading (one submission and a
+class of 30, against plain papermill), then set-up time.
+"""
+
+import csv
+import datetime as dt
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+
+from benchmarks import grading, measure, report
+from workbook import datasets, lesson, paths, runner, sales
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"  # gitignored: everything the runs generate
+WORKSPACE = DATA / "workspace"
+COLD_VENVS = DATA / "venvs-cold"
+BEGINNER_PYTHON = paths.venv_python("beginner")
+DAY, ROWS, SEED = dt.date(2015, 6, 3), 1_000_000, 2015
+REPEATS = 3
+REVENUE_TOLERANCE = 0.05  # dollars: both sum floats, in different orders
+
+
+def sales_day() -> Path:
+    """The million-line day, generated once (about 20 s) and reused by later benches."""
+    path = DATA / "sales" / datasets.sales_filename(DAY)
+    if not path.exists():
+        print(f"generating {ROWS:,} order lines for {DAY} (once)", flush=True)
+        datasets.generate_sales(path.parent, DAY, 1, ROWS, seed=SEED)
+    return path
+
+
+def empty_notebook() -> Path:
+    """A notebook that does nothing in the beginner kernel: its run time is pure start-up."""
+    first = next((paths.SOLUTIONS / "01_beginner").glob("*.ipynb"))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")])
+    nb.metadata["kernelspec"] = nbformat.read(first, as_version=4).metadata["kernelspec"]
+    path = DATA / "empty.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def notebook_times() -> tuple[float, dict[str, float]]:
+    """Kernel start-up, then each beginner solution in course order in one fresh workspace."""
+    paths.apply_jupyter_environ()
+    shutil.rmtree(WORKSPACE, ignore_errors=True)
+    WORKSPACE.mkdir(parents=True)
+    os.environ[lesson.WORKSPACE_VARIABLE] = str(WORKSPACE)
+
+    def run(nb: Path, params: dict) -> float:
+        return measure.timed(lambda: runner.run_notebook(nb, params, DATA / "runs" / nb.name))
+
+    startup = run(empty_notebook(), {})
+    print(f"  empty notebook (kernel start-up): {startup:.1f} s", flush=True)
+    times = {}
+    for nb in sorted((paths.SOLUTIONS / "01_beginner").glob("*.ipynb")):
+        times[nb.stem] = run(nb, {"workspace": str(WORKSPACE)})
+        print(f"  {nb.stem}: {times[nb.stem]:.1f} s", flush=True)
+    return startup, times
+
+
+def daily_commands(data_dir: Path, script: Path) -> dict:
+    """name -> command for a fresh output folder; each a whole run in the lesson's Python."""
+    day = ["--date", DAY.isoformat(), "--data-dir", data_dir]
+
+    def reports(out: Path) -> list:
+        return ["--report-dir", out / "reports"]
+
+    return {
+        "startup": lambda out: [BEGINNER_PYTHON, "-c", "import pandas, pyarrow"],
+        "report": lambda out: [BEGINNER_PYTHON, HERE / "run_reference_report.py", *day,
+                               *reports(out)],
+        "naive report": lambda out: [BEGINNER_PYTHON, HERE / "naive_report.py", *day,
+                                     *reports(out)],
+        "full": lambda out: [BEGINNER_PYTHON, script, *day, *reports(out), "--db", out / "sales.db",
+                             "--log-file", out / "sales_report.log"],
+        "naive full": lambda out: [BEGINNER_PYTHON, HERE / "naive_report.py", *day,
+                                   *reports(out), "--db", out / "sales.db"],
+    }
+
+
+def read_report(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="") as f:
+        return {row["category"]: row for row in csv.DictReader(f)}
+
+
+def report_differences(reference: Path, naive: Path) -> list[str]:
+    """Where two category reports disagree: counts exactly, revenue beyond a few cents."""
+    ref, other = read_report(reference), read_report(naive)
+    if set(ref) != set(other):
+        return [f"categories differ: {sorted(ref)} vs {sorted(other)}"]
+    problems = []
+    for category, row in ref.items():
+        for column in ("orders", "units_sold", "units_returned"):
+            if int(row[column]) != int(float(other[category][column])):
+                problems.append(f"{category} {column}: {row[column]} vs {other[category][column]}")
+        gap = abs(float(row["net_revenue"]) - float(other[category]["net_revenue"]))
+        if gap > REVENUE_TOLERANCE:
+            problems.append(f"{category} net_revenue differs by {gap:.2f}")
+    return problems
+
+
+def loaded_rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        count = conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0]
+    conn.close()
+    return count
+
+
+def disagreements(out: Path) -> list[str]:
+    """Apples to apples: the baseline must produce the reference's report and load as much."""
+    report_file = f"1/reports/sales_report_{DAY.isoformat()}.csv"
+    problems = []
+    for ref, naive in (("report", "naive-report"), ("full", "naive-full")):
+        found = report_differences(out / ref / report_file, out / naive / report_file)
+        problems += [f"{naive} vs {ref}: {problem}" for problem in found]
+    ref_rows = loaded_rows(out / "full" / "1" / "sales.db")
+    naive_rows = loaded_rows(out / "naive-full" / "1" / "sales.db")
+    if ref_rows != naive_rows:
+        problems.append(f"rows loaded into SQLite: {ref_rows:,} (full) vs {naive_rows:,} (naive)")
+    return problems
+
+
+def daily_figures() -> tuple[dict[str, measure.Figure], list[str]]:
+    """Every variant REPEATS times in fresh processes, then the baseline's agreement check."""
+    data_dir = sales_day().parent
+    script = WORKSPACE / "sales_report.py"  # written by lesson 03 in notebook_times()
+    out = DATA / "daily"
+    shutil.rmtree(out, ignore_errors=True)
+    figures = measure.interleaved(daily_commands(data_dir, script), REPEATS, out)
+    return figures, disagreements(out)
+
+
+def tree_bytes(root: Path) -> int:
+    """Size of the files under `root`, each hard-linked file counted once."""
+    sizes = {}
+    for f in root.rglob("*"):
+        if f.is_file() and not f.is_symlink():
+            stat = f.stat()
+            sizes[stat.st_dev, stat.st_ino] = stat.st_size
+    return sum(sizes.values())
+
+
+def setup_figures(shell_env: dict[str, str]) -> tuple[dict[str, measure.Figure], int]:
+    """`python3 -m workbook setup` warm (real .venvs, after one untimed run) and cold (into an
+    empty folder, deleted before each run and at the end); also the size a cold set-up installs."""
+    cmd = [shutil.which("python3", path=shell_env.get("PATH")), "-m", "workbook", "setup"]
+    logs = DATA / "setup"
+
+    def run(name: str, env: dict[str, str]) -> measure.Run:
+        return measure.run_process(cmd, logs / f"{name}.log", env=env, cwd=paths.ROOT)
+
+    run("warm-0", shell_env)  # untimed: whatever it installs is not part of "warm"
+    warm = [run(f"warm-{i}", shell_env) for i in range(1, REPEATS + 1)]
+    cold_env = {**shell_env, "WORKBOOK_VENVS": str(COLD_VENVS)}
+    cold = []
+    try:
+        for i in range(1, REPEATS + 1):
+            shutil.rmtree(COLD_VENVS, ignore_errors=True)
+            cold.append(run(f"cold-{i}", cold_env))
+            print(f"  cold #{i}: {cold[-1].seconds:.1f} s", flush=True)
+        installed = tree_bytes(COLD_VENVS)
+    finally:
+        shutil.rmtree(COLD_VENVS, ignore_errors=True)
+    if "installing" in (logs / "warm-1.log").read_text() or not installed:
+        raise measure.MeasureError(f"warm set-up installed, or cold did not: see {logs}")
+    return {"warm": measure.Figure(tuple(warm)), "cold": measure.Figure(tuple(cold))}, installed
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> dict[str, str]:
+    """What the figures depend on, with the versions the lesson's Python really runs."""
+    probe = "import platform, pandas, pyarrow; print(platform.python_version(), " \
+            "pandas.__version__, pyarrow.__version__)"
+    python, pandas, pyarrow = subprocess.run(
+        [BEGINNER_PYTHON, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"date": dt.date.today().isoformat(), "cores": str(os.cpu_count()),
+            "ram": f"{ram / 2**30:.1f} GiB", "cpu": cpu_model(), "os": platform.platform(),
+            "python": python, "pandas": pandas, "pyarrow": pyarrow,
+            "load": f"{os.getloadavg()[0]:.2f}"}
+
+
+def main() -> int:
+    start = time.perf_counter()
+    host = machine()  # first, so its load average is the one the bench started under
+    shell_env = dict(os.environ)  # before the Jupyter variables: set-up runs as `make setup` does
+    DATA.mkdir(parents=True, exist_ok=True)
+    try:
+        print("beginner notebooks", flush=True)
+        kernel_start, notebooks = notebook_times()
+        print(f"daily report over {ROWS:,} order lines, {REPEATS} runs each", flush=True)
+        daily, problems = daily_figures()
+        print("grading", flush=True)
+        graded = grading.grading_figures(DATA, REPEATS)
+        print("set-up", flush=True)
+        setup, installed = setup_figures(shell_env)
+    except (measure.MeasureError, runner.RunError) as err:
+        print(f"bench failed, REPORT.md not written: {err}")
+        return 1
+    sales_file = sales_day()
+    results = report.Results(
+        machine=host,
+        data_lines=sales.count_data_lines(sales_file), data_bytes=sales_file.stat().st_size,
+        daily=daily, disagreements=problems, setup=setup,
+        installed_bytes=installed, kernel_start=kernel_start, notebooks=notebooks,
+        grading=graded,
+        minutes=(time.perf_counter() - start) / 60,
+    )
+    report.write(HERE / "REPORT.md", results)
+    print(f"wrote benchmarks/REPORT.md ({results.minutes:.1f} min)")
+    for problem in problems:
+        print(f"WARNING: {problem}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Timing helpers: wall time and peak memory of one process, and repeats of it.
+
+A fresh process per run, so each figure includes starting Python and importing its libraries, as
+a learner's or cron's run does, and no run inherits another's memory. Peak memory comes from the
+kernel's own accounting (`wait4`'s rusage), not from sampling, so short peaks are not missed.
+"""
+
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class MeasureError(RuntimeError):
+    """A measured process failed: its figure would mean nothing."""
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_bytes: int
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Repeated runs of one thing: median time (robust to one slow run), worst peak memory."""
+
+    runs: tuple[Run, ...]
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(run.seconds for run in self.runs)
+
+    @property
+    def peak_bytes(self) -> int:
+        return max(run.peak_bytes for run in self.runs)
+
+
+def run_process(cmd: list, log: Path, env: dict | None = None, cwd: Path | None = None) -> Run:
+    """Run `cmd` to completion, its output going to `log`; raises MeasureError on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(part) for part in cmd], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
+    if proc.returncode != 0:
+        raise MeasureError(f"exit {proc.returncode}: {' '.join(map(str, cmd))} (see {log})")
+    return Run(seconds, usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
+
+
+def timed(action: Callable[[], object]) -> float:
+    """Wall seconds of an in-process call (for work that starts its own processes)."""
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def interleaved(commands: dict[str, Callable[[Path], list]], times: int, out: Path
+                ) -> dict[str, Figure]:
+    """Each command `times` times, round robin, so a drift in the machine hits all alike.
+
+    A command is built for a fresh folder per run (its outputs, database and log go there), so
+    no run finds another's files.
+    """
+    runs = {name: [] for name in commands}
+    for rep in range(1, times + 1):
+        for name, command in commands.items():
+            folder = out / name.replace(" ", "-") / str(rep)
+            run = run_process(command(folder), folder / "output.log")
+            runs[name].append(run)
+            print(f"  {name} #{rep}: {run.seconds:.2f} s, {run.peak_bytes / 1e9:.2f} GB",
+                  flush=True)
+    return {name: Figure(tuple(found)) for name, found in runs.items()}
