@@ -4,44 +4,13 @@ computed here independently (csv module, no pandas, no workbook.sales)."""
 import csv
 import subprocess
 import sys
-from collections import defaultdict
-from datetime import datetime
 
 import pytest
+from oracles import independent_totals
 
 from workbook import paths
 
 PARAMS = {"run_date": "2015-06-09", "seed": 7, "rows_per_day": 300, "days": 10}
-FIELDS = 9
-REQUIRED = (1, 5, 6, 7, 8)  # timestamp, quantity, unit_price, discount, payment_type
-
-
-def independent_totals(path):
-    """Net revenue per category, following the data dictionary's rules line by line."""
-    rows, categories = [], {}
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for fields in reader:
-            if len(fields) != FIELDS or any(fields[i] == "" for i in REQUIRED):
-                continue
-            try:
-                datetime.strptime(fields[1], "%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                continue
-            order, product, category = fields[0], fields[3].strip(), fields[4].strip().title()
-            rows.append((order, product, category, int(fields[5]), float(fields[6]),
-                         float(fields[7])))
-            if category:
-                categories.setdefault(product, category)
-    seen, totals = set(), defaultdict(float)
-    for order, product, category, quantity, price, discount in rows:
-        if order in seen:
-            continue
-        seen.add(order)
-        category = category or categories.get(product, "Unknown")
-        totals[category] += quantity * price * (1 - discount)
-    return {c: round(v, 2) for c, v in totals.items()}
 
 
 @pytest.mark.slow

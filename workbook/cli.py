@@ -56,6 +56,12 @@ def _checkpoint(args: argparse.Namespace) -> int:
     return checkpoint.main(args.notebook, args.workspace)
 
 
+def _services(args: argparse.Namespace) -> int:
+    from workbook import services
+
+    return services.main(args.action, args.names)
+
+
 def _lab(args: argparse.Namespace) -> int:
     from workbook import lab
 
@@ -108,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", help="the lesson you want to start (notebooks/...ipynb)")
     p.add_argument("--workspace", help="default: workspace/<level>")
     p.set_defaults(func=_checkpoint)
+
+    p = sub.add_parser("services", help="start, stop or list the local services")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("names", nargs="*", help="postgres, weather, smtp (default: all)")
+    p.set_defaults(func=_services)
 
     p = sub.add_parser("lab", help="start JupyterLab on 127.0.0.1 with the notebooks")
     p.set_defaults(func=_lab)

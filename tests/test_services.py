@@ -1,0 +1,191 @@
+"""The local services over their real protocols: PostgreSQL (psql), the weather API (HTTP),
+the SMTP sink (smtplib); their state files, health checks and clean stops."""
+
+import csv
+import email
+import io
+import json
+import smtplib
+import subprocess
+import urllib.error
+import urllib.request
+from importlib import resources
+
+import pytest
+from oracles import independent_totals
+
+from workbook import paths, services
+from workbook.retail import STORES
+from workbook.services import base, postgres
+from workbook.waiting import wait_for
+
+SEATTLE = next(s for s in STORES if s.city == "Seattle")
+DENVER = next(s for s in STORES if s.city == "Denver")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_state(tmp_path_factory):
+    """Services started here record their state in a scratch folder, not the learner's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base, "STATE_DIR", tmp_path_factory.mktemp("services"))
+        yield
+        for name in services.NAMES:
+            services.stop(name)
+
+
+@pytest.fixture(scope="module")
+def pg():
+    with services.running("postgres") as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def weather():
+    with services.running("weather") as endpoint:
+        yield endpoint
+
+
+def query(endpoint, sql: str) -> list[list[str]]:
+    out = postgres.psql(endpoint.port, postgres.DATABASE, sql)
+    return [line.split("|") for line in out.strip().splitlines()]
+
+
+def test_postgres_has_the_stores(pg):
+    assert pg.url.startswith("postgresql://postgres@127.0.0.1:")
+    rows = query(pg, "SELECT store_id, city FROM stores ORDER BY store_id")
+    assert rows == [[str(s.store_id), s.city] for s in STORES]
+
+
+def test_postgres_daily_sales_match_the_beginner_exports(pg):
+    day = "2015-06-03"
+    expected = independent_totals(paths.SALES_SAMPLE / f"sales_{day}.csv", by_store=True)
+    rows = query(pg, "SELECT s.name, d.category, d.net_revenue FROM daily_sales d "
+                     f"JOIN stores s USING (store_id) WHERE sale_date = '{day}'")
+    got = {(name, category): float(revenue) for name, category, revenue in rows}
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=0.011), key
+
+
+def test_postgres_refuses_bad_rows(pg):
+    with pytest.raises(services.ServiceError, match="violates foreign key"):
+        postgres.psql(pg.port, postgres.DATABASE, "INSERT INTO daily_sales VALUES "
+                      "('2015-06-03', 99, 'Toys', 1, 1, 0, 1.00);")
+
+
+def fetch(endpoint, **params) -> tuple[int, bytes, dict]:
+    query_string = "&".join(f"{k}={v}" for k, v in params.items())
+    try:
+        with urllib.request.urlopen(f"{endpoint.url}/v1/archive?{query_string}",
+                                    timeout=10) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), dict(err.headers)
+
+
+def daily(store, start="2015-06-01", end="2015-06-14"):
+    return {"latitude": store.latitude, "longitude": store.longitude, "start_date": start,
+            "end_date": end, "daily": "temperature_2m_max,temperature_2m_min,precipitation_sum"}
+
+
+def noaa_rows():
+    text = (resources.files("vega_datasets") / "_data" / "seattle-weather.csv").read_text()
+    return {row["date"].replace("/", "-"): row for row in csv.DictReader(io.StringIO(text))}
+
+
+def test_weather_serves_real_seattle_observations(weather):
+    status, body, _ = fetch(weather, **daily(SEATTLE))
+    data = json.loads(body)
+    assert status == 200 and data["daily_units"]["temperature_2m_max"] == "°C"
+    noaa = noaa_rows()
+    assert data["daily"]["temperature_2m_max"] == [float(noaa[d]["temp_max"])
+                                                   for d in data["daily"]["time"]]
+    assert data["daily"]["precipitation_sum"] == [float(noaa[d]["precipitation"])
+                                                  for d in data["daily"]["time"]]
+    assert "NOAA" in data["workbook_source"]
+
+
+def test_weather_elsewhere_is_labelled_synthetic_and_repeatable(weather):
+    first, second = (json.loads(fetch(weather, **daily(DENVER))[1]) for _ in range(2))
+    assert first == second and first["workbook_source"].startswith("synthetic")
+    maxima, minima = first["daily"]["temperature_2m_max"], first["daily"]["temperature_2m_min"]
+    assert all(low < high for low, high in zip(minima, maxima, strict=True))
+
+
+def test_weather_rejects_bad_requests_like_open_meteo(weather):
+    status, body, _ = fetch(weather, **{**daily(SEATTLE), "daily": "sunshine_hours"})
+    assert status == 400 and json.loads(body)["error"] is True
+    assert "sunshine_hours" in json.loads(body)["reason"]
+
+
+def control(endpoint, **faults) -> None:
+    request = urllib.request.Request(f"{endpoint.url}/_control/faults", method="POST",
+                                     data=json.dumps(faults).encode())
+    urllib.request.urlopen(request, timeout=5).close()
+
+
+def test_weather_fault_injection(weather):
+    control(weather, fail_first=2, status=503)
+    assert [fetch(weather, **daily(SEATTLE))[0] for _ in range(3)] == [503, 503, 200]
+    control(weather, fail_first=1, status=429)
+    status, _, headers = fetch(weather, **daily(SEATTLE))
+    assert status == 429 and headers["Retry-After"] == "1"
+    control(weather, malformed=True)
+    status, body, _ = fetch(weather, **daily(SEATTLE))
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)
+    control(weather)
+    assert fetch(weather, **daily(SEATTLE))[0] == 200
+
+
+def test_smtp_sink_stores_each_message(tmp_path):
+    with services.running("smtp") as sink:
+        message = email.message.EmailMessage()
+        message["From"], message["To"] = "airflow@northwind.test", "oncall@northwind.test"
+        message["Subject"] = "DAG retail_weather failed"
+        message.set_content("task extract_weather failed after 3 tries")
+        with smtplib.SMTP("127.0.0.1", sink.port, timeout=10) as client:
+            client.send_message(message)
+        maildir = paths.Path(sink.data["maildir"])
+        assert wait_for(lambda: list(maildir.glob("*.eml")), 10)
+        received = email.message_from_bytes(next(maildir.glob("*.eml")).read_bytes())
+        assert received["Subject"] == "DAG retail_weather failed"
+        pid = sink.pid
+    assert not base.alive(pid) and services.status("smtp") is None
+
+
+def test_stopping_leaves_nothing_running():
+    endpoint = services.start("weather")
+    assert services.status("weather") == endpoint
+    assert services.stop("weather") and not base.alive(endpoint.pid)
+    assert not base.state_file("weather").exists() and services.stop("weather") is False
+
+
+def test_stale_state_is_cleaned_up():
+    base.save(base.Endpoint("weather", "http://127.0.0.1:9", 9, 999_999))
+    assert services.status("weather") is None
+    assert not base.state_file("weather").exists()
+
+
+def test_missing_postgres_binaries_name_the_ways_to_get_them(monkeypatch):
+    monkeypatch.setattr(postgres.shutil, "which", lambda name: None)
+    monkeypatch.setattr(postgres.Path, "glob", lambda self, pattern: iter(()))
+    with pytest.raises(services.ServiceError) as err:
+        postgres.binary("initdb")
+    for way in ("apt-get install postgresql", "brew install", "docker-compose", "postgres_url"):
+        assert way in str(err.value)
+
+
+def test_cli_up_status_down(tmp_path):
+    command = [str(paths.venv_python(paths.BASE_ENV)), "-m", "workbook", "services"]
+    up = subprocess.run([*command, "up", "weather"], capture_output=True, text=True,
+                        cwd=paths.ROOT)
+    try:
+        assert up.returncode == 0 and "weather: http://127.0.0.1:" in up.stdout
+        status = subprocess.run([*command, "status", "weather"], capture_output=True, text=True)
+        assert status.stdout == up.stdout
+    finally:
+        down = subprocess.run([*command, "down", "weather"], capture_output=True, text=True)
+    assert down.stdout.strip() == "weather: stopped"
+    unknown = subprocess.run([*command, "up", "redis"], capture_output=True, text=True)
+    assert unknown.returncode == 1 and "unknown service 'redis'" in unknown.stderr

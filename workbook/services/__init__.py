@@ -1,0 +1,133 @@
+"""Local services with real protocols: PostgreSQL, an Open-Meteo-style weather API, an SMTP sink.
+
+`start(name)` returns the running service's Endpoint (starting it if needed), `stop(name)`
+stops it, `running(name)` does both around a `with` block; `workbook services up|down|status`
+is the same from the shell. Each picks a free port on 127.0.0.1 and records its endpoint in
+.workbook/services/<name>.json, so notebooks, tests and the shell share one instance.
+"""
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from workbook import paths
+from workbook.services import base, postgres
+from workbook.services.base import Endpoint, ServiceError
+
+__all__ = ["Endpoint", "ServiceError", "running", "start", "status", "stop"]
+NAMES = ("postgres", "weather", "smtp")
+
+
+def _log(name: str):
+    return base.STATE_DIR / f"{name}.log"
+
+
+def _start_weather() -> Endpoint:
+    port = base.free_port()
+    proc = base.spawn([str(paths.venv_python(paths.BASE_ENV)), "-m", "workbook.services.weather",
+                       "--port", str(port)], _log("weather"))
+    return Endpoint("weather", f"http://127.0.0.1:{port}", port, proc.pid)
+
+
+def _start_smtp() -> Endpoint:
+    port, maildir = base.free_port(), base.STATE_DIR / "mail"
+    proc = base.spawn([str(paths.venv_python(paths.BASE_ENV)), "-m", "workbook.services.smtp",
+                       "--port", str(port), "--maildir", str(maildir)], _log("smtp"))
+    return Endpoint("smtp", f"smtp://127.0.0.1:{port}", port, proc.pid, {"maildir": str(maildir)})
+
+
+def _http_ok(endpoint: Endpoint) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{endpoint.url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _smtp_ok(endpoint: Endpoint) -> bool:
+    import smtplib
+
+    try:
+        with smtplib.SMTP("127.0.0.1", endpoint.port, timeout=2) as client:
+            return client.noop()[0] == 250
+    except OSError:
+        return False
+
+
+STARTERS = {"postgres": postgres.start, "weather": _start_weather, "smtp": _start_smtp}
+HEALTH = {"postgres": postgres.healthy, "weather": _http_ok, "smtp": _smtp_ok}
+
+
+def _check_name(name: str) -> None:
+    if name not in NAMES:
+        raise ServiceError(f"unknown service {name!r}; known: {', '.join(NAMES)}")
+
+
+def status(name: str) -> Endpoint | None:
+    """The running service, or None (a stale state file is removed)."""
+    _check_name(name)
+    endpoint = base.load(name)
+    if endpoint and base.alive(endpoint.pid) and HEALTH[name](endpoint):
+        return endpoint
+    if endpoint:
+        stop(name)
+    return None
+
+
+def start(name: str) -> Endpoint:
+    """The running service, started first if needed (health-checked before it is returned)."""
+    if endpoint := status(name):
+        return endpoint
+    endpoint = STARTERS[name]()
+    base.save(endpoint)
+    try:
+        base.await_health(lambda: HEALTH[name](endpoint), base.START_TIMEOUT_S, name, _log(name))
+    except ServiceError:
+        stop(name)
+        raise
+    return endpoint
+
+
+def stop(name: str) -> bool:
+    """Stop the service if it runs; True if something was stopped."""
+    _check_name(name)
+    endpoint = base.load(name)
+    if endpoint is None:
+        return False
+    if name == "postgres":
+        postgres.stop(endpoint)
+    else:
+        base.stop_group(endpoint.pid)
+    base.forget(name)
+    return True
+
+
+@contextmanager
+def running(name: str) -> Iterator[Endpoint]:
+    """The service for a `with` block; stopped afterwards only if this block started it."""
+    already = status(name)
+    endpoint = already or start(name)
+    try:
+        yield endpoint
+    finally:
+        if already is None:
+            stop(name)
+
+
+def main(action: str, names: list[str]) -> int:
+    names = names or list(NAMES)
+    try:
+        for name in names:
+            if action == "up":
+                print(f"{name}: {start(name).url}")
+            elif action == "down":
+                print(f"{name}: {'stopped' if stop(name) else 'was not running'}")
+            else:
+                endpoint = status(name)
+                print(f"{name}: {endpoint.url if endpoint else 'not running'}")
+    except ServiceError as err:
+        print(f"workbook services: {err}", file=sys.stderr)
+        return 1
+    return 0

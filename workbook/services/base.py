@@ -1,0 +1,98 @@
+"""What every local service shares: a free port, a state file with its endpoint, a health
+check with a deadline, and a clean stop of its whole process group."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from workbook import paths
+from workbook.waiting import wait_for
+
+STATE_DIR = paths.STATE / "services"
+START_TIMEOUT_S = 60
+
+
+class ServiceError(RuntimeError):
+    """A service cannot start or answer; the message says what to do."""
+
+
+@dataclass
+class Endpoint:
+    """A running service as the state file records it."""
+
+    name: str
+    url: str
+    port: int
+    pid: int
+    data: dict = field(default_factory=dict)  # service-specific: data folder, mail folder...
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def state_file(name: str) -> Path:
+    return STATE_DIR / f"{name}.json"
+
+
+def save(endpoint: Endpoint) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = state_file(endpoint.name).with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(endpoint), indent=1))
+    tmp.replace(state_file(endpoint.name))
+
+
+def load(name: str) -> Endpoint | None:
+    path = state_file(name)
+    return Endpoint(**json.loads(path.read_text())) if path.exists() else None
+
+
+def forget(name: str) -> None:
+    state_file(name).unlink(missing_ok=True)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a child of ours that exited is reaped here, not left a zombie)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return False
+    except ChildProcessError:
+        pass  # not our child: started by another process (the CLI, or pg_ctl's daemon)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user (the postgres server)
+    return True
+
+
+def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
+    """Start a service process in its own session (so stopping its group stops it all)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def stop_group(pid: int, timeout: float = 10) -> None:
+    """SIGTERM the process group, SIGKILL what is left after `timeout`."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        if wait_for(lambda: not alive(pid), wait, 0.1):
+            return
+
+
+def await_health(check, timeout: float, what: str, log: Path) -> None:
+    if not wait_for(check, timeout, 0.2):
+        tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+        raise ServiceError(f"{what} did not become healthy within {timeout:.0f} s; log:\n{tail}")
