@@ -1,0 +1,56 @@
+"""An AIRFLOW_HOME inside the project for the intermediate level: metadata database migrated
+once, example DAGs off, quiet logs, the learner's workspace as the dags folder.
+
+Airflow reads its configuration when first imported, so `activate()` must run before any
+`import airflow` in a notebook (the lessons' setup cell calls it first).
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+from workbook import paths
+
+ENV = "airflow"
+LEVEL = "02_intermediate"
+
+
+def home() -> Path:
+    return Path(os.environ.get("WORKBOOK_AIRFLOW_HOME", paths.STATE / "airflow"))
+
+
+def environ(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
+    """The variables Airflow reads at import time."""
+    return {
+        "AIRFLOW_HOME": str(airflow_home or home()),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "NO_COLOR": "1",  # logs without colour codes read better in notebook outputs
+    }
+
+
+def migrated_marker(airflow_home: Path) -> Path:
+    return airflow_home / ".workbook-migrated"
+
+
+def airflow_version() -> str:
+    return subprocess.run([str(paths.VENVS / ENV / "bin" / "airflow"), "version"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def activate(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
+    """Set this process's Airflow variables and migrate the metadata database if needed."""
+    variables = environ(dags, airflow_home)
+    os.environ.update(variables)
+    dags.mkdir(parents=True, exist_ok=True)
+    target = Path(variables["AIRFLOW_HOME"])
+    target.mkdir(parents=True, exist_ok=True)
+    marker, version = migrated_marker(target), airflow_version()
+    if not marker.exists() or marker.read_text() != version:
+        result = subprocess.run([str(paths.VENVS / ENV / "bin" / "airflow"), "db", "migrate"],
+                                capture_output=True, text=True, env={**os.environ, **variables})
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-2000:]}")
+        marker.write_text(version)
+    return variables
