@@ -77,3 +77,10 @@ def test_a_taskflow_dag_runs_with_dag_test(home):
     result = subprocess.run([AIRFLOW_PYTHON, "-c", RUNNER, str(home / "dags"),
                              str(home / "home")], capture_output=True, text=True, timeout=300)
     assert "TOTAL 6" in result.stdout and "STATE success" in result.stdout, result.stderr[-3000:]
+
+
+def test_home_defaults_to_the_workspace_beside_the_dags(tmp_path):
+    """Writable by whoever runs the lesson, the grader's unprivileged kernel included."""
+    variables = airflow_home.environ(tmp_path / "dags")
+    assert variables["AIRFLOW_HOME"] == str(tmp_path / "airflow_home")
+    assert variables["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")

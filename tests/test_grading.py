@@ -287,7 +287,9 @@ def test_gradebook_lists_every_learner(graded):
     learners = {line.split(",")[0] for line in csv_text.splitlines()[1:]}
     assert learners == set(graded["results"])
     page = (graded["out"] / "gradebook.html").read_text()
-    assert 'href="hard-coded/01_beginner__00_orientation.md"' in page
+    assert 'href="hard-coded/01_beginner__00_orientation.html"' in page
+    feedback = (graded["out"] / "hard-coded" / "01_beginner__00_orientation.html").read_text()
+    assert "n_files is 14, expected 10" in feedback
 
 
 def test_junit_counts_failures(graded):

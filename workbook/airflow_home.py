@@ -1,6 +1,10 @@
 """An AIRFLOW_HOME inside the project for the intermediate level: metadata database migrated
 once, example DAGs off, quiet logs, the learner's workspace as the dags folder.
 
+It lives in the learner's workspace (`<workspace>/airflow_home`, beside `dags/`), not in
+.workbook/, so that whoever runs the notebook can write it: the learner, a test's scratch
+workspace, or the grader's unprivileged kernel.
+
 Airflow reads its configuration when first imported, so `activate()` must run before any
 `import airflow` in a notebook (the lessons' setup cell calls it first).
 """
@@ -12,17 +16,16 @@ from pathlib import Path
 from workbook import paths
 
 ENV = "airflow"
-LEVEL = "02_intermediate"
 
 
-def home() -> Path:
-    return Path(os.environ.get("WORKBOOK_AIRFLOW_HOME", paths.STATE / "airflow"))
+def default_home(dags: Path) -> Path:
+    return dags.parent / "airflow_home"
 
 
 def environ(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
     """The variables Airflow reads at import time."""
     return {
-        "AIRFLOW_HOME": str(airflow_home or home()),
+        "AIRFLOW_HOME": str(airflow_home or default_home(dags)),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",

@@ -61,11 +61,30 @@ def junit(result: GradeResult) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
+def feedback_html(result: GradeResult) -> str:
+    """The learner's feedback as a page the gradebook links to (a browser shows it as is)."""
+    rows = "".join(
+        f"<tr class='{e['status'].replace(' ', '-')}'><td>{html.escape(e['exercise'])}</td>"
+        f"<td>{e['points']:g} / {e['max_points']:g}</td><td>{html.escape(e['status'])}</td>"
+        f"<td>{html.escape(e['feedback'])}</td></tr>" for e in result.exercises)
+    lists = "".join(
+        f"<h2>{title}</h2><ul>{''.join(f'<li>{html.escape(i)}</li>' for i in items)}</ul>"
+        for title, items in (("Errors", result.errors), ("Notes", result.notes),
+                             ("Sandbox warnings", result.warnings)) if items)
+    title = html.escape(f"{result.notebook or Path(result.submission).name}: {result.learner}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
+            f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"
+            f"<table><tr><th>exercise</th><th>points</th><th>status</th><th>feedback</th></tr>"
+            f"{rows}</table>{lists}</body></html>\n")
+
+
 def write_result(result: GradeResult, out: Path) -> Path:
     base = out / stem(result)
     base.parent.mkdir(parents=True, exist_ok=True)
     base.with_suffix(".json").write_text(json.dumps(result.as_dict(), indent=1) + "\n")
     base.with_suffix(".md").write_text(markdown(result))
+    base.with_suffix(".html").write_text(feedback_html(result), encoding="utf-8")
     base.with_suffix(".xml").write_text(junit(result))
     return base
 
@@ -87,9 +106,10 @@ def gradebook_rows(results: list[GradeResult]) -> tuple[list[str], list[list]]:
         by_learner.setdefault(r.learner, []).append(r)
     rows = []
     for learner, mine in sorted(by_learner.items()):
-        points = {(r.notebook, e["exercise"]): e["points"] for r in mine for e in r.exercises}
+        points = {(r.notebook, e["exercise"]): f"{e['points']:g}" for r in mine
+                  for e in r.exercises}
         rows.append([learner, *[points.get(c, "") for c in cols],
-                     sum(r.score for r in mine), sum(r.max_score for r in mine),
+                     f"{sum(r.score for r in mine):g}", f"{sum(r.max_score for r in mine):g}",
                      "; ".join(err for r in mine for err in r.errors)])
     return header, rows
 
@@ -107,21 +127,24 @@ def write_gradebook(results: list[GradeResult], out: Path) -> tuple[Path, Path]:
 
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}
-th{background:#f3f3f3;font-size:0.85em}.full{background:#e6f4ea}.zero{background:#fce8e6}"""
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:first-child,td:last-child{text-align:left}
+th{background:#f3f3f3;font-size:0.85em}.full,.passed{background:#e6f4ea}
+.zero,.failed{background:#fce8e6}.not-attempted{background:#f1f3f4}"""
 
 
 def gradebook_html(header: list[str], rows: list[list], results: list[GradeResult]) -> str:
     links: dict[str, list[str]] = {}
     for r in results:
-        target = stem(r).with_suffix(".md").as_posix()
+        target = stem(r).with_suffix(".html").as_posix()
         links.setdefault(r.learner, []).append(
             f'<a href="{html.escape(target)}">{html.escape(r.notebook or "submission")}</a>')
     head = "".join(f"<th>{html.escape(h)}</th>" for h in [*header, "feedback"])
     body = []
     for row in rows:
         learner, score, max_score = row[0], row[-3], row[-2]
-        css = "full" if max_score and score == max_score else "zero" if not score else ""
+        css = ("full" if float(max_score) and score == max_score
+               else "zero" if float(score) == 0 else "")
         cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
         body.append(f'<tr class="{css}">{cells}<td>{" ".join(links.get(learner, []))}</td></tr>')
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Gradebook</title>"

@@ -83,5 +83,5 @@ def main(path: str, out: str, source: str | None, workers: int | None,
     for r in results:
         status = f"{r.score:g}/{r.max_score:g}" if not r.errors else "; ".join(r.errors)[:80]
         print(f"{r.learner:20} {r.notebook or Path(r.submission).name:40} {status}")
-    print(f"results in {out}/ (gradebook.csv, gradebook.html, <learner>/*.md|json|xml)")
+    print(f"results in {out}/ (gradebook.csv, gradebook.html, <learner>/*.html|md|json|xml)")
     return 0
