@@ -13,14 +13,9 @@ CLASS_SIZE = 30
 ONE = "01_beginner/01_extract_transform"  # the level's main lesson
 
 
-def lessons() -> list[str]:
-    return sorted(str(p.relative_to(paths.SOLUTIONS).with_suffix(""))
-                  for p in (paths.SOLUTIONS / "01_beginner").glob("*.ipynb"))
-
-
 def class_roster(root: Path) -> list[Path]:
     """30 correct submissions: six learners, each handing in every beginner lesson."""
-    keys = lessons()
+    keys = samples.lesson_keys("01_beginner")
     written = []
     for i in range(CLASS_SIZE // len(keys)):
         written += [samples.write(samples.correct(key), root / f"learner-{i:02d}", key)

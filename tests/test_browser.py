@@ -10,7 +10,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from workbook import lab, paths
+from workbook.services.base import free_port
 from workbook.waiting import wait_for
 
 NOTEBOOK = "solutions/01_beginner/01_extract_transform.ipynb"  # relative to the repository root
@@ -42,12 +42,6 @@ RUN_TIMEOUT_S = 300
 # "application/vnd.jupyter.stderr", no error class), so an error is told apart by IPython's
 # traceback text: "Traceback (most recent call last)", or "Cell In[n], line m" for SyntaxError.
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*Cell In\[\d+\], line \d+", re.M)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -19,8 +19,7 @@ from workbook import paths
 from workbook.grading import samples
 
 pytestmark = pytest.mark.slow
-LESSONS = sorted(str(p.relative_to(paths.SOLUTIONS).with_suffix(""))
-                 for p in paths.SOLUTIONS.rglob("*.ipynb"))
+LESSONS = samples.lesson_keys()
 ORIENTATION = "01_beginner/00_orientation"
 COUNT_FILES, COUNT_LINES = "count-files-solution", "count-lines-solution"
 GOOD = samples.answers(samples.lesson(ORIENTATION)[0])

@@ -37,9 +37,13 @@ def migrated_marker(airflow_home: Path) -> Path:
     return airflow_home / ".workbook-migrated"
 
 
+def airflow_cli() -> str:
+    return str(paths.VENVS / ENV / "bin" / "airflow")
+
+
 def airflow_version() -> str:
-    return subprocess.run([str(paths.VENVS / ENV / "bin" / "airflow"), "version"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run([airflow_cli(), "version"], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def activate(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
@@ -51,8 +55,7 @@ def activate(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
     target.mkdir(parents=True, exist_ok=True)
     marker, version = migrated_marker(target), airflow_version()
     if not marker.exists() or marker.read_text() != version:
-        result = subprocess.run([str(paths.VENVS / ENV / "bin" / "airflow"), "db", "migrate"],
-                                capture_output=True, text=True, env={**os.environ, **variables})
+        result = subprocess.run([airflow_cli(), "db", "migrate"], capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-2000:]}")
         marker.write_text(version)

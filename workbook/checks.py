@@ -8,6 +8,9 @@ import math
 
 import pandas as pd
 
+# One cent, plus float noise: SQLite and pandas may round a half cent differently.
+CENT = 0.0101
+
 
 class CheckFailed(AssertionError):
     """The learner's answer is not right yet; the message says what differs and hints why."""
@@ -29,14 +32,10 @@ def expect_equal(actual, expected, what: str, hint: str = "") -> None:
 
 
 def expect_close(actual: float, expected: float, what: str, hint: str = "",
-                 tolerance: float = 0.0101) -> None:
+                 tolerance: float = CENT) -> None:
     __tracebackhide__ = True
     close = isinstance(actual, int | float) and math.isclose(actual, expected, abs_tol=tolerance)
     expect(close, _message(f"{what} is {_fmt(actual)}, expected {_fmt(expected)}", hint))
-
-
-# One cent, plus float noise: SQLite and pandas may round a half cent differently.
-CENT = 0.0101
 
 
 def expect_frame(actual, expected: pd.DataFrame, what: str,

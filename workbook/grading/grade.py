@@ -69,8 +69,8 @@ def run_sandboxed(assembly: assemble.Assembly, source: Path, job: Job,
         if box.uid is not None:
             chown_tree(work, box.uid, box.gid)
         nbformat.write(assembly.notebook, private / "assembled.ipynb")
-        env = nbformat.read(source, as_version=4).metadata["kernelspec"]["name"]
-        python = str(paths.venv_python(env.removeprefix(paths.KERNEL_PREFIX)))
+        kernel = assembly.notebook.metadata["kernelspec"]["name"]
+        python = str(paths.venv_python(kernel.removeprefix(paths.KERNEL_PREFIX)))
         spec = {"private": str(private), "work": str(work),
                 "kernel_argv": sandbox.kernel_argv(python, box, job.limits),
                 "cell_timeout_s": job.limits.cell_timeout_s,

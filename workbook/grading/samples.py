@@ -26,6 +26,13 @@ def submission(student, replacements: dict[str, str]):
     return nb
 
 
+def lesson_keys(level: str = "") -> list[str]:
+    """Keys ('01_beginner/00_orientation', ...) of every lesson, or of one level's."""
+    return sorted(str(p.relative_to(paths.SOLUTIONS).with_suffix(""))
+                  for p in (paths.SOLUTIONS / level).rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts)
+
+
 def lesson(key: str):
     """(solution, student) notebooks of a lesson key such as '01_beginner/00_orientation'."""
     return (nbformat.read(paths.SOLUTIONS / f"{key}.ipynb", as_version=4),
