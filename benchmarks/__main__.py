@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from benchmarks import grading, measure, report
+from benchmarks import airflow_level, grading, measure, report
 from workbook import datasets, lesson, paths, runner, sales
 
 HERE = Path(__file__).resolve().parent
@@ -209,6 +209,8 @@ def main() -> int:
         daily, problems = daily_figures()
         print("grading", flush=True)
         graded = grading.grading_figures(DATA, REPEATS)
+        print("intermediate level (Airflow)", flush=True)
+        airflow_results = airflow_level.airflow_figures(DATA)
         print("set-up", flush=True)
         setup, installed = setup_figures(shell_env)
     except (measure.MeasureError, runner.RunError) as err:
@@ -220,7 +222,7 @@ def main() -> int:
         data_lines=sales.count_data_lines(sales_file), data_bytes=sales_file.stat().st_size,
         daily=daily, disagreements=problems, setup=setup,
         installed_bytes=installed, kernel_start=kernel_start, notebooks=notebooks,
-        grading=graded,
+        grading=graded, airflow=airflow_results,
         minutes=(time.perf_counter() - start) / 60,
     )
     report.write(HERE / "REPORT.md", results)

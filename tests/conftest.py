@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from workbook import lesson, paths, runner
+# Services the tests start (and the notebooks they run) keep their state here, apart from the
+# learner's own: set before workbook.services is imported, and inherited by every subprocess.
+SERVICES_DIR = Path(os.environ.setdefault(
+    "WORKBOOK_SERVICES_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) /
+                                 f"workbook-test-services-{os.getpid()}")))
+
+from workbook import lesson, paths, runner, services  # noqa: E402
 
 paths.apply_jupyter_environ()
 BEGINNER = paths.SOLUTIONS / "01_beginner"
@@ -18,6 +24,15 @@ def scratch_workspace(tmp_path_factory) -> Path:
     workspace = tmp_path_factory.mktemp("workspace")
     os.environ[lesson.WORKSPACE_VARIABLE] = str(workspace)
     return workspace
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_test_services():
+    """Whatever service the test session started is stopped when it ends."""
+    yield
+    for name in services.NAMES:
+        services.stop(name)
+    shutil.rmtree(SERVICES_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

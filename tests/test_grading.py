@@ -143,7 +143,7 @@ def graded(host_server):
     build_roster(roster, out, host_server.server_address[1])
     result = subprocess.run(
         [sys.executable, "-m", "workbook", "grade", str(roster), "--out", str(out),
-         "--workers", "2", "--cell-timeout", "20", "--total-timeout", "300"],
+         "--workers", "2", "--cell-timeout", "60", "--total-timeout", "400"],
         capture_output=True, text=True, cwd=paths.ROOT, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = {}
@@ -178,10 +178,16 @@ def test_blank_submission_gets_zero_not_attempted(graded, key):
 
 @pytest.mark.parametrize("key", LESSONS)
 def test_partial_submission_gets_the_first_exercise(graded, key):
+    """Only the first exercise answered: it scores, nothing else does. It may keep only part of
+    its points when one of its checks is a run that needs the later exercises too (lesson
+    02_intermediate/04 checks its retry policy alone, then in the DAG's run)."""
     result = one(graded, f"partial-{Path(key).name}", key)
-    first = next(iter(samples.points(key)))
-    assert result["score"] == samples.points(key)[first], result["exercises"]
-    assert by_exercise(result)[first]["status"] == "passed"
+    first, *others = samples.points(key)
+    scored = by_exercise(result)
+    assert scored[first]["status"] in ("passed", "partial"), result["exercises"]
+    assert scored[first]["points"] >= samples.first_check_points(key, first)
+    assert result["score"] == scored[first]["points"]
+    assert {scored[e]["status"] for e in others} <= {"not attempted"}
 
 
 def test_hard_coded_answers_pass_visible_checks_by_default(tmp_path):

@@ -17,6 +17,7 @@ from oracles import independent_totals
 from workbook import paths, services
 from workbook.retail import STORES
 from workbook.services import base, postgres
+from workbook.services import weather as weather_service
 from workbook.waiting import wait_for
 
 SEATTLE = next(s for s in STORES if s.city == "Seattle")
@@ -119,9 +120,7 @@ def test_weather_rejects_bad_requests_like_open_meteo(weather):
 
 
 def control(endpoint, **faults) -> None:
-    request = urllib.request.Request(f"{endpoint.url}/_control/faults", method="POST",
-                                     data=json.dumps(faults).encode())
-    urllib.request.urlopen(request, timeout=5).close()
+    weather_service.inject_faults(endpoint.url, **faults)
 
 
 def test_weather_fault_injection(weather):
@@ -134,8 +133,19 @@ def test_weather_fault_injection(weather):
     status, body, _ = fetch(weather, **daily(SEATTLE))
     with pytest.raises(json.JSONDecodeError):
         json.loads(body)
+    control(weather, drop_variable="precipitation_sum")
+    assert "precipitation_sum" not in json.loads(fetch(weather, **daily(SEATTLE))[1])["daily"]
     control(weather)
     assert fetch(weather, **daily(SEATTLE))[0] == 200
+
+
+def test_weather_faults_scoped_to_one_city(weather):
+    control(weather, malformed=True, only_city="Denver")
+    assert json.loads(fetch(weather, **daily(SEATTLE))[1])["daily"]["time"]
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(fetch(weather, **daily(DENVER))[1])
+    control(weather)
+    assert json.loads(fetch(weather, **daily(DENVER))[1])["daily"]["time"]
 
 
 def test_smtp_sink_stores_each_message(tmp_path):

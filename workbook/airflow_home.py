@@ -11,6 +11,7 @@ Airflow reads its configuration when first imported, so `activate()` must run be
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from workbook import paths
@@ -51,6 +52,8 @@ def activate(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
     variables = environ(dags, airflow_home)
     os.environ.update(variables)
     dags.mkdir(parents=True, exist_ok=True)
+    if str(dags) not in sys.path:  # as Airflow's DAG processor does: DAGs import their helpers
+        sys.path.insert(0, str(dags))
     target = Path(variables["AIRFLOW_HOME"])
     target.mkdir(parents=True, exist_ok=True)
     marker, version = migrated_marker(target), airflow_version()

@@ -16,7 +16,7 @@ WORKSPACE_VARIABLE = "WORKBOOK_WORKSPACE"
 class Lesson:
     level: str
     workspace: Path
-    data_dir: Path
+    data_dir: Path | None  # the sales exports; None in lessons whose data is in PostgreSQL
     run_date: dt.date
 
     def sales_file(self, day: dt.date | None = None) -> Path:
@@ -45,7 +45,19 @@ def setup(level: str, run_date: str, seed: int, rows_per_day: int, days: int,
     first = dt.date.fromisoformat(start)
     if not first <= day < first + dt.timedelta(days=days):
         raise ValueError(f"run_date {day} is outside the data window {first} + {days} days")
+    root = workspace_folder(level, workspace)
+    data_dir = datasets.sales_dir(seed, rows_per_day, root, start=start, days=days)
+    return Lesson(level, root, data_dir, day)
+
+
+def workspace_folder(level: str, workspace: str | None = None) -> Path:
+    """The lesson's workspace: the parameter, else WORKBOOK_WORKSPACE, else workspace/<level>."""
     root = Path(workspace or os.environ.get(WORKSPACE_VARIABLE) or paths.WORKSPACE / level)
     root.mkdir(parents=True, exist_ok=True)
-    data_dir = datasets.sales_dir(seed, rows_per_day, root, start=start, days=days)
-    return Lesson(level, root.resolve(), data_dir, day)
+    return root.resolve()
+
+
+def workspace_lesson(level: str, run_date: str, workspace: str | None = None) -> Lesson:
+    """A lesson without sales exports (its data comes from a service)."""
+    return Lesson(level, workspace_folder(level, workspace), None,
+                  dt.date.fromisoformat(str(run_date)))

@@ -22,8 +22,19 @@ GRADER_TAG = "workbook-grader"
 
 # Runs before any learner code: what the guard restores later.
 PRELUDE = """\
-import builtins as _wb_builtins_module, sys as _wb_sys
+import builtins as _wb_builtins_module, importlib as _wb_importlib, pkgutil as _wb_pkgutil
+import sys as _wb_sys, types as _wb_types, workbook as _wb_package
 _wb_ip = get_ipython()
+for _wb_info in _wb_pkgutil.walk_packages(_wb_package.__path__, "workbook.", lambda _: None):
+    if not _wb_info.name.startswith(("workbook.grading", "workbook.__main__")):
+        try:
+            _wb_importlib.import_module(_wb_info.name)
+        except Exception:
+            pass  # a module this kernel's environment cannot import: not one the lesson uses
+_wb_modules = {n: (m, dict(vars(m))) for n, m in list(_wb_sys.modules.items())
+               if n.split(".")[0] == "workbook"}
+_wb_classes = [v for _, d in _wb_modules.values() for v in d.values()
+               if isinstance(v, type) and v.__module__.split(".")[0] == "workbook"]
 _wb_snapshot = {
     "builtins": dict(_wb_builtins_module.__dict__),
     "transformers": [(o, a, list(getattr(o, a))) for o, a in (
@@ -32,6 +43,11 @@ _wb_snapshot = {
         (_wb_ip, "input_transformers_post"), (_wb_ip, "ast_transformers"))],
     "events": {e: list(c) for e, c in _wb_ip.events.callbacks.items()},
     "hooks": (_wb_sys.displayhook, _wb_sys.excepthook, type(_wb_ip).run_cell),
+    "modules": _wb_modules,
+    "classes": [(c, dict(vars(c))) for c in _wb_classes],
+    "functions": [(f, f.__code__, f.__defaults__, f.__kwdefaults__)
+                  for d in [*(d for _, d in _wb_modules.values()), *map(vars, _wb_classes)]
+                  for f in d.values() if isinstance(f, _wb_types.FunctionType)],
 }
 """
 
@@ -47,7 +63,22 @@ for _wb_name, _wb_value in _wb_snapshot["events"].items():
 _wb_sys.displayhook, _wb_sys.excepthook, _wb_run_cell = _wb_snapshot["hooks"]
 if type(_wb_ip).run_cell is not _wb_run_cell or "run_cell" in vars(_wb_ip):
     raise RuntimeError("the notebook replaced IPython's run_cell: grading refused")
-for _wb_name in sorted(n for n in list(_wb_sys.modules) if n.split(".")[0] == "workbook"):
+for _wb_name, (_wb_module, _wb_dict) in _wb_snapshot["modules"].items():
+    _wb_sys.modules[_wb_name] = _wb_module
+    _wb_module.__dict__.clear()
+    _wb_module.__dict__.update(_wb_dict)
+for _wb_class, _wb_dict in _wb_snapshot["classes"]:
+    for _wb_name in set(vars(_wb_class)) - set(_wb_dict):
+        delattr(_wb_class, _wb_name)
+    for _wb_name, _wb_value in _wb_dict.items():
+        if _wb_name not in ("__dict__", "__weakref__") and \\
+                vars(_wb_class).get(_wb_name) is not _wb_value:
+            setattr(_wb_class, _wb_name, _wb_value)
+for _wb_function, _wb_code, _wb_defaults, _wb_kwdefaults in _wb_snapshot["functions"]:
+    _wb_function.__code__, _wb_function.__defaults__ = _wb_code, _wb_defaults
+    _wb_function.__kwdefaults__ = _wb_kwdefaults
+for _wb_name in sorted(n for n in list(_wb_sys.modules) if n.split(".")[0] == "workbook"
+                       and n not in _wb_snapshot["modules"]):
     _wb_importlib.reload(_wb_sys.modules[_wb_name])
 """
 

@@ -42,6 +42,7 @@ def kernel_environment(work: Path) -> dict[str, str]:
     state = work / ".state"
     return {"HOME": str(work), "TMPDIR": str(state / "tmp"),
             "WORKBOOK_WORKSPACE": str(work / "workspace"), "IPYTHONDIR": str(state / "ipy"),
+            "WORKBOOK_SERVICES_DIR": str(state / "services"),  # its own services, in its sandbox
             "MPLCONFIGDIR": str(state / "mpl"), "JUPYTER_DATA_DIR": str(state / "data"),
             "JUPYTER_CONFIG_DIR": str(state / "config"), "PYTHONDONTWRITEBYTECODE": "1"}
 

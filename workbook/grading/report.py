@@ -26,7 +26,7 @@ def markdown(result: GradeResult) -> str:
         lines += ["| exercise | points | status | feedback |", "| --- | --- | --- | --- |"]
         for e in result.exercises:
             feedback = e["feedback"].replace("|", "\\|").replace("\n", " ")
-            mark = {"passed": "✅", "failed": "❌"}.get(e["status"], "⬜")
+            mark = {"passed": "✅", "partial": "🟡", "failed": "❌"}.get(e["status"], "⬜")
             lines.append(f"| {e['exercise']} | {e['points']:g} / {e['max_points']:g} | "
                          f"{mark} {e['status']} | {feedback} |")
         lines.append("")
@@ -130,7 +130,8 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2em}table{border-collaps
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 td:first-child,td:last-child{text-align:left}
 th{background:#f3f3f3;font-size:0.85em}.full,.passed{background:#e6f4ea}
-.zero,.failed{background:#fce8e6}.not-attempted{background:#f1f3f4}"""
+.zero,.failed{background:#fce8e6}.not-attempted{background:#f1f3f4}
+.partial{background:#fef7e0}"""
 
 
 def gradebook_html(header: list[str], rows: list[list], results: list[GradeResult]) -> str:

@@ -66,6 +66,13 @@ def points(key: str) -> dict[str, float]:
     return totals
 
 
+def first_check_points(key: str, exercise: str) -> float:
+    """Points of the exercise's first check cell (the one right after its answer)."""
+    solution, _ = lesson(key)
+    return next(float(c.metadata["workbook"].get("points", 0)) for c in solution.cells
+                if markers.role(c) == "check" and markers.exercise(c) == exercise)
+
+
 def write(nb, folder: Path, key: str) -> Path:
     path = folder / f"{Path(key).name}.ipynb"
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ class ExerciseResult:
     exercise: str
     points: float
     max_points: float
-    status: str  # passed | failed | not attempted
+    status: str  # passed | partial (some of its checks passed) | failed | not attempted
     feedback: str
 
     def as_dict(self) -> dict:
@@ -77,9 +77,13 @@ def score(assembly: Assembly, executed, kernel_died: bool) -> list[ExerciseResul
         elif all(ok for ok, _ in outcomes):
             results.append(ExerciseResult(exercise, max_points, max_points, "passed", "passed"))
         else:
+            # Each check cell earns its own points: an exercise checked once on its own and
+            # once in a run that needs later exercises keeps the first check's points.
+            points = sum(c.points for c, (ok, _) in zip(checks, outcomes, strict=True) if ok)
             feedback = next(why for ok, why in outcomes if not ok)
             answer_error = error_of(answer) if answer is not None else None
             if answer_error:
                 feedback = f"your answer cell raised {answer_error}; then: {feedback}"
-            results.append(ExerciseResult(exercise, 0, max_points, "failed", feedback[:1000]))
+            results.append(ExerciseResult(exercise, points, max_points,
+                                          "partial" if points else "failed", feedback[:1000]))
     return results

@@ -37,13 +37,7 @@ def _start_smtp() -> Endpoint:
 
 
 def _http_ok(endpoint: Endpoint) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{endpoint.url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    return base.http_ok(f"{endpoint.url}/health")
 
 
 def _smtp_ok(endpoint: Endpoint) -> bool:

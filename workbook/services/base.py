@@ -12,7 +12,8 @@ from pathlib import Path
 from workbook import paths
 from workbook.waiting import wait_for
 
-STATE_DIR = paths.STATE / "services"
+# Overridable so a grading run keeps its own services (its own state, in its own namespaces).
+STATE_DIR = Path(os.environ.get("WORKBOOK_SERVICES_DIR") or paths.STATE / "services")
 START_TIMEOUT_S = 60
 
 
@@ -90,6 +91,17 @@ def stop_group(pid: int, timeout: float = 10) -> None:
             return
         if wait_for(lambda: not alive(pid), wait, 0.1):
             return
+
+
+def http_ok(url: str) -> bool:
+    """Whether `url` answers 200 (a health endpoint)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def await_health(check, timeout: float, what: str, log: Path) -> None:

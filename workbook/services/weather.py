@@ -3,7 +3,8 @@
 Seattle 2012-2015 comes from NOAA's daily observations as the `vega-datasets` package ships
 them; every other city or date gets a deterministic synthetic series, labelled as such in the
 response (`workbook_source`). Faults can be injected for the reliability lessons: fail the next
-N calls with a status (503, 429), add latency, or answer with malformed JSON.
+N calls with a status (503, 429), add latency, answer with malformed JSON, or leave a daily
+variable out (an API that changed); for every city, or for one.
 
 Run as `python -m workbook.services.weather --port PORT`; control with POST /_control/faults.
 """
@@ -30,6 +31,7 @@ VARIABLES = {  # Open-Meteo daily variable -> (unit, column of the NOAA table, s
     "precipitation_sum": ("mm", "precipitation", 1.0),
     "wind_speed_10m_max": ("km/h", "wind", 3.6),  # NOAA's table is in m/s
 }
+ARCHIVE_PATH = "/v1/archive"
 NEAR_DEGREES = 0.5  # a request this close to a store city is answered for that city
 REAL = "NOAA daily observations (vega-datasets)"
 SYNTHETIC = "synthetic deterministic series (no real data shipped for this city/date)"
@@ -59,6 +61,13 @@ def city_at(latitude: float, longitude: float) -> str | None:
                 abs(store.longitude - longitude) <= NEAR_DEGREES:
             return store.city
     return None
+
+
+def requested_city(query: dict[str, list[str]]) -> str | None:
+    try:
+        return city_at(float(query["latitude"][0]), float(query["longitude"][0]))
+    except (KeyError, ValueError):
+        return None
 
 
 class BadRequest(ValueError):
@@ -103,21 +112,26 @@ class Faults:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.fail_next, self.status, self.latency_ms, self.malformed = 0, 503, 0, False
+        self.configure()
         self.requests = 0
 
-    def configure(self, fail_first=0, status=503, latency_ms=0, malformed=False) -> None:
+    def configure(self, fail_first=0, status=503, latency_ms=0, malformed=False,
+                  drop_variable="", only_city="") -> None:
         with self.lock:
             self.fail_next, self.status = int(fail_first), int(status)
             self.latency_ms, self.malformed = int(latency_ms), bool(malformed)
+            self.drop_variable, self.only_city = str(drop_variable), str(only_city)
 
-    def next_call(self) -> tuple[int | None, bool, int]:
-        """(status to fail with or None, answer malformed?, latency) for one API call."""
+    def next_call(self, city: str | None) -> tuple[int | None, bool, int, str]:
+        """(status to fail with or None, answer malformed?, latency, variable to leave out)
+        for one API call about `city` (faults scoped to another city do not apply)."""
         with self.lock:
             self.requests += 1
+            if self.only_city and city != self.only_city:
+                return None, False, 0, ""
             fail = self.status if self.fail_next > 0 else None
             self.fail_next = max(0, self.fail_next - 1)
-            return fail, self.malformed, self.latency_ms
+            return fail, self.malformed, self.latency_ms, self.drop_variable
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -138,16 +152,19 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, b'{"ok": true}')
         if url.path == "/_control/stats":
             return self.send(200, json.dumps({"requests": self.faults.requests}).encode())
-        if url.path != "/v1/archive":
+        if url.path != ARCHIVE_PATH:
             return self.send(404, b'{"error": true, "reason": "Not Found"}')
-        fail, malformed, latency_ms = self.faults.next_call()
+        query = parse_qs(url.query)
+        fail, malformed, latency_ms, drop_variable = self.faults.next_call(requested_city(query))
         time.sleep(latency_ms / 1000)  # injected latency: the lesson's point is to wait
         if fail:
             retry = {"Retry-After": "1"} if fail == 429 else {}
             return self.send(fail, json.dumps({"error": True, "reason": "injected fault"})
                              .encode(), retry)
         try:
-            body = json.dumps(archive(parse_qs(url.query))).encode()
+            answer = archive(query)
+            answer["daily"].pop(drop_variable, None)  # a changed API: a variable went missing
+            body = json.dumps(answer).encode()
         except BadRequest as err:
             return self.send(400, json.dumps({"error": True, "reason": str(err)}).encode())
         self.send(200, body[: len(body) // 2] if malformed else body)
@@ -161,6 +178,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def inject_faults(url: str, fail_first: int = 0, status: int = 503, latency_ms: int = 0,
+                  malformed: bool = False, drop_variable: str = "", only_city: str = "") -> None:
+    """Configure the faults of the server at `url` (its root or its /v1/archive URL), for
+    every city or `only_city`; no arguments clear them."""
+    import urllib.request
+
+    root = url.removesuffix("/").removesuffix(ARCHIVE_PATH)
+    body = json.dumps({"fail_first": fail_first, "status": status, "latency_ms": latency_ms,
+                       "malformed": malformed, "drop_variable": drop_variable,
+                       "only_city": only_city}).encode()
+    request = urllib.request.Request(f"{root}/_control/faults", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        response.read()
 
 
 def serve(port: int) -> None:
