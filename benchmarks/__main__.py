@@ -203,14 +203,14 @@ def main() -> int:
     shell_env = dict(os.environ)  # before the Jupyter variables: set-up runs as `make setup` does
     DATA.mkdir(parents=True, exist_ok=True)
     try:
+        print("intermediate level (Airflow)", flush=True)
+        airflow_results = airflow_level.airflow_figures(DATA)
         print("beginner notebooks", flush=True)
         kernel_start, notebooks = notebook_times()
         print(f"daily report over {ROWS:,} order lines, {REPEATS} runs each", flush=True)
         daily, problems = daily_figures()
         print("grading", flush=True)
         graded = grading.grading_figures(DATA, REPEATS)
-        print("intermediate level (Airflow)", flush=True)
-        airflow_results = airflow_level.airflow_figures(DATA)
         print("set-up", flush=True)
         setup, installed = setup_figures(shell_env)
     except (measure.MeasureError, runner.RunError) as err:

@@ -2,9 +2,11 @@
 same steps as plain Python functions (the orchestration overhead), and the peak memory of a
 lesson's process and of `airflow standalone`."""
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import textwrap
 import time
@@ -79,8 +81,9 @@ def overhead(data: Path) -> tuple[dict, measure.Run]:
     return json.loads(out.read_text()), run
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants, from /proc."""
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc (standalone's components start sessions of their
+    own, so its process group does not hold them all)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -88,16 +91,40 @@ def tree_rss(pid: int) -> int:
                 int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
-        current = todo.pop()
-        todo += children.get(current, [])
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tree_pss(pid: int) -> int:
+    """Proportional set size of a process and all its descendants: shared pages (Python,
+    Airflow's libraries) are divided among the processes that map them, so the sum is what the
+    tree really occupies (summing RSS would count them once per process)."""
+    total = 0
+    for process in [pid, *descendants(pid)]:
         try:
-            pages = int(Path(f"/proc/{current}/statm").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
+            rollup = Path(f"/proc/{process}/smaps_rollup").read_text()
+        except OSError:
             continue
-        total += pages * os.sysconf("SC_PAGE_SIZE")
+        total += sum(int(line.split()[1]) * 1024 for line in rollup.splitlines()
+                     if line.startswith("Pss:"))
     return total
+
+
+def stop_tree(pid: int) -> None:
+    """Stop `pid`, its group, and every descendant, whatever session they moved to."""
+    tree = descendants(pid)
+    stop_group(pid)
+    for process in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process, signal.SIGTERM)
+    if not wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in tree), 20, 0.2):
+        for process in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process, signal.SIGKILL)
 
 
 def standalone_health(url: str) -> bool:
@@ -118,7 +145,10 @@ def standalone_peak(data: Path) -> tuple[float, int]:
     port = free_port()
     env = {**os.environ, **airflow_home.environ(home / "dags", home / "home"),
            "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),
-           "AIRFLOW__CORE__PARALLELISM": "4"}
+           "AIRFLOW__CORE__PARALLELISM": "4", "AIRFLOW__API__WORKERS": "1",
+           # standalone starts its components as `airflow ...` subprocesses, found on PATH
+           "PATH": os.pathsep.join([str(Path(airflow_home.airflow_cli()).parent),
+                                    os.environ["PATH"]])}
     with open(data / "airflow-standalone.log", "wb") as log:
         proc = subprocess.Popen([airflow_home.airflow_cli(), "standalone"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -130,13 +160,13 @@ def standalone_peak(data: Path) -> tuple[float, int]:
 
         def sample() -> bool:
             nonlocal peak
-            peak = max(peak, tree_rss(proc.pid))
+            peak = max(peak, tree_pss(proc.pid))
             return False
 
         wait_for(sample, STANDALONE_SAMPLE_S, 0.5)
         return started, peak
     finally:
-        stop_group(proc.pid)
+        stop_tree(proc.pid)
 
 
 def airflow_figures(data: Path) -> dict:
