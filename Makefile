@@ -35,7 +35,8 @@ build: setup ## write notebooks/ (student versions) from solutions/
 lint: setup ## ruff on code and notebooks
 	@$(BASE) -m ruff check .
 
-test: setup lint ## everything CI checks: lint, build in sync, unit, notebook, cron and browser tests
+test: setup lint ## everything CI checks; installs the system packages its tests need first
+	@$(PYTHON) -m workbook system --install
 	@$(BASE) -m workbook build --check
 	@$(BASE) -m pytest
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import measure
-from workbook import paths, runner
+from workbook import course, paths, runner
 from workbook.grading import samples
 
 CLASS_SIZE = 30
@@ -15,7 +15,7 @@ ONE = "01_beginner/01_extract_transform"  # the level's main lesson
 
 def class_roster(root: Path) -> list[Path]:
     """30 correct submissions: six learners, each handing in every beginner lesson."""
-    keys = samples.lesson_keys("01_beginner")
+    keys = course.lesson_keys("01_beginner")
     written = []
     for i in range(CLASS_SIZE // len(keys)):
         written += [samples.write(samples.correct(key), root / f"learner-{i:02d}", key)

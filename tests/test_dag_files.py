@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from workbook import dagfiles, paths
-from workbook.grading.samples import lesson_keys
+from workbook.course import lesson_keys
 
 INTERMEDIATE = lesson_keys("02_intermediate")
 RUFF = [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise",

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workbook import paths
+from workbook import lesson, paths
 
 ENV = "airflow"
 
@@ -48,8 +48,13 @@ def airflow_version() -> str:
 
 
 def activate(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
-    """Set this process's Airflow variables and migrate the metadata database if needed."""
+    """Set this process's Airflow variables and migrate the metadata database if needed.
+
+    In the grader's checker, which judges files and data and runs no DAG, it does nothing:
+    the learner's Airflow home is theirs to write, not the checker's."""
     variables = environ(dags, airflow_home)
+    if lesson.checking():
+        return variables
     os.environ.update(variables)
     dags.mkdir(parents=True, exist_ok=True)
     if str(dags) not in sys.path:  # as Airflow's DAG processor does: DAGs import their helpers

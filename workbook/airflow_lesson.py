@@ -77,8 +77,13 @@ def resolve(workspace: Path, postgres_url: str | None, weather_url: str | None,
     if weather_url == "live":
         weather_url = LIVE_WEATHER
     weather = weather_url or services.start("weather").url + ARCHIVE_PATH
-    smtp = urlparse(smtp_url or services.start("smtp").url)
-    maildir = None if smtp_url else Path(services.status("smtp").data["maildir"])
+    if smtp_url:
+        smtp, maildir = urlparse(smtp_url), None
+    elif lesson.checking():  # the grader's checker sends no mail: it reads what the learner's got
+        smtp, maildir = urlparse("smtp://127.0.0.1"), services.learner_maildir()
+    else:
+        endpoint = services.start("smtp")
+        smtp, maildir = urlparse(endpoint.url), Path(endpoint.data["maildir"])
     embedded = frozenset(name for name, given in (("postgres", postgres_url),
                          ("weather", weather_url), ("smtp", smtp_url)) if not given)
     return Sources(postgres_url or services.start("postgres").url, weather,
@@ -217,6 +222,30 @@ def dagbag(folder: Path):
         return DagBag(str(folder))
     finally:
         logging.disable(logging.NOTSET)
+
+
+def describe_dags(bag) -> dict:
+    """A DagBag's DAGs as data, which a check can judge apart from the DAG code: each file's
+    import error (its last line), and each DAG's settings and tasks."""
+    errors = {Path(path).name: (str(error).strip().splitlines() or [""])[-1]
+              for path, error in bag.import_errors.items()}
+    return {"import_errors": errors,
+            "dags": {dag_id: describe_dag(dag) for dag_id, dag in sorted(bag.dags.items())}}
+
+
+def describe_dag(dag) -> dict:
+    """A DAG's schedule, catchup, tags, plain default arguments and tasks."""
+    plain = (bool, int, float, str, dt.timedelta, type(None))
+    return {
+        "schedule": str(dag.schedule), "catchup": dag.catchup, "tags": sorted(dag.tags),
+        "default_args": {k: v if isinstance(v, plain) else type(v).__name__
+                         for k, v in (dag.default_args or {}).items()},
+        "tasks": {task.task_id: {"upstream": sorted(task.upstream_task_ids),
+                                 "retries": task.retries,
+                                 "is_mapped": bool(getattr(task, "is_mapped", False)),
+                                 "max_active_tis_per_dag": task.max_active_tis_per_dag}
+                  for task in dag.tasks},
+    }
 
 
 @contextlib.contextmanager

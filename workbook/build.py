@@ -41,9 +41,9 @@ def validate(nb, name: str) -> None:
         raise AuthoringError(f"{name}: every cell needs a unique id (duplicated: {duplicated})")
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("workbook")
-        if meta is not None and meta.get("role") not in ("solution", "check"):
-            raise AuthoringError(f"{name}: cell {cell['id']}: workbook.role must be "
-                                 f"'solution' or 'check'")
+        if meta is not None and meta.get("role") not in markers.ROLES:
+            raise AuthoringError(f"{name}: cell {cell['id']}: workbook.role must be one of "
+                                 f"{', '.join(markers.ROLES)}")
 
 
 def student_version(nb, name: str):

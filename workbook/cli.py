@@ -19,6 +19,12 @@ def _setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _system(args: argparse.Namespace) -> int:
+    from workbook import system
+
+    return system.main(args.install)
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from workbook import doctor
 
@@ -74,6 +80,13 @@ def _datasets(args: argparse.Namespace) -> int:
     return datasets.main(args)
 
 
+def _grading_limits():
+    """The grader's default limits, read without importing its third-party dependencies."""
+    from workbook.grading.sandbox import Limits
+
+    return Limits()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -81,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("setup", help="create/update the environments and register kernels")
     p.add_argument("env", nargs="*", help="environments to set up (default: all)")
     p.set_defaults(func=_setup)
+
+    p = sub.add_parser("system", help="the system packages the course needs (Debian names)")
+    p.add_argument("--install", action="store_true",
+                   help="install what is missing (as root or with password-less sudo)")
+    p.set_defaults(func=_system)
 
     p = sub.add_parser("doctor", help="check this machine; one line per check, with the fix")
     p.set_defaults(func=_doctor)
@@ -101,13 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("grade", help="grade a submitted notebook or a folder of submissions")
+    limits = _grading_limits()
+    p = sub.add_parser(
+        "grade", help="grade a submitted notebook or a folder of submissions",
+        description="Grade notebooks in a sandbox. Exit code: 0 every submission graded, 1 some "
+                    "could not be graded (each says why; the gradebook is written), 2 the "
+                    "grader could not run.")
     p.add_argument("path", help="a notebook, or a roster folder <learner>/<notebook>.ipynb")
     p.add_argument("--out", default="grades", help="results folder (default: grades/)")
     p.add_argument("--source", help="source notebooks (default: solutions/, else notebooks/)")
     p.add_argument("--workers", type=int, help="parallel gradings (default: the CPU count)")
-    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
-    p.add_argument("--total-timeout", type=int, default=600, help="seconds per notebook")
+    p.add_argument("--cell-timeout", type=int, default=limits.cell_timeout_s,
+                   help="seconds per cell, and per verdict (default: %(default)s)")
+    p.add_argument("--total-timeout", type=int, default=limits.total_timeout_s,
+                   help="seconds per notebook (default: %(default)s)")
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("checkpoint", help="prepare the workspace a lesson expects")

@@ -1,23 +1,27 @@
-"""`make doctor`: one line per check of this machine, with the fix for each failure."""
+"""`make doctor`: one line per check of this machine, with the fix for each failure.
+
+A failure stops the course (exit 1); a warning limits it (a lesson needs a package, a port is
+taken); information is what `make lab` does by itself (environments not built yet).
+"""
 
 import shutil
 import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from workbook import envs, paths
+from workbook import envs, paths, system
 
 MIN_FREE_GB = 5
 # Ports the later levels' UIs default to; a busy one is only a warning (services pick free ports).
 UI_PORTS = {8888: "JupyterLab", 8080: "Airflow UI", 4200: "Prefect UI", 3000: "Dagster UI"}
-PG_BINARIES = ("initdb", "pg_ctl", "postgres")
 
 
 class Check:
-    def __init__(self, ok: bool, detail: str, fix: str = "", warn_only: bool = False):
-        self.ok, self.detail, self.fix, self.warn_only = ok, detail, fix, warn_only
+    """One line: ok, or a problem of `level` ("fail", "warn" or "info") with its fix."""
+
+    def __init__(self, ok: bool, detail: str, fix: str = "", level: str = "fail"):
+        self.ok, self.detail, self.fix, self.level = ok, detail, fix, level
 
 
 def python_version() -> Check:
@@ -41,15 +45,20 @@ def disk_space() -> Check:
 def env_importable(env: str) -> Check:
     python = paths.venv_python(env)
     if not python.exists():
-        return Check(False, f"environment {env}: not created", "run `make setup`")
+        return Check(False, f"environment {env}: not built yet", "`make lab` builds it",
+                     level="info")
     if not envs.is_current(env):
-        return Check(False, f"environment {env}: older than its lock", "run `make setup`")
+        return Check(False, f"environment {env}: older than its lock", "`make lab` updates it",
+                     level="info")
     probe = subprocess.run([str(python), "-c", "import workbook"], capture_output=True, text=True)
     return Check(probe.returncode == 0, f"environment {env}: imports workbook",
                  f"run `rm -rf .venvs/{env} && make setup` ({probe.stderr.strip()[-200:]})")
 
 
 def kernel_registered(env: str) -> Check:
+    if not paths.venv_python(env).exists():
+        return Check(False, f"kernel {paths.kernel_name(env)}: its environment is not built yet",
+                     "`make lab` registers it", level="info")
     ok = envs.kernel_is_registered(env)
     return Check(ok, f"kernel {paths.kernel_name(env)} registered for this checkout",
                  "run `make setup` (kernel.json holds an absolute path: re-register after "
@@ -59,18 +68,15 @@ def kernel_registered(env: str) -> Check:
 def port_free(port: int, what: str) -> Check:
     with socket.socket() as sock:
         busy = sock.connect_ex(("127.0.0.1", port)) == 0
-    return Check(not busy, f"port {port} ({what}) free on 127.0.0.1",
+    return Check(not busy, f"port {port} ({what}) on 127.0.0.1: {'in use' if busy else 'free'}",
                  f"something listens on {port}; the workbook picks another port, or stop it",
-                 warn_only=True)
+                 level="warn")
 
 
-def postgres_binaries() -> Check:
-    found = [b for b in PG_BINARIES if shutil.which(b) or list(
-        Path("/usr/lib/postgresql").glob(f"*/bin/{b}"))]
-    ok = len(found) == len(PG_BINARIES)
-    return Check(ok, "PostgreSQL server binaries (intermediate level)",
-                 "apt-get install postgresql / brew install postgresql@15, or use the "
-                 "docker-compose file, or pass a postgres URL as a parameter", warn_only=True)
+def system_package(need: system.Need) -> Check:
+    return Check(need.present(), f"{need.package}: {need.why}",
+                 f"`make test` installs it (as root or with sudo), or `sudo apt-get install "
+                 f"{need.package}`", level="warn")
 
 
 def all_checks() -> list[Callable[[], Check]]:
@@ -80,7 +86,7 @@ def all_checks() -> list[Callable[[], Check]]:
     for env in paths.level_envs():
         checks.append(lambda env=env: kernel_registered(env))
     checks += [lambda p=p, w=w: port_free(p, w) for p, w in UI_PORTS.items()]
-    checks.append(postgres_binaries)
+    checks += [lambda need=need: system_package(need) for need in system.NEEDS]
     return checks
 
 
@@ -88,11 +94,11 @@ def main() -> int:
     failures = 0
     for check in all_checks():
         result = check()
-        status = "ok  " if result.ok else ("warn" if result.warn_only else "FAIL")
+        status = "ok  " if result.ok else {"fail": "FAIL"}.get(result.level, result.level)
         line = f"[{status}] {result.detail}"
         if not result.ok:
-            line += f"\n       fix: {result.fix}"
-            failures += not result.warn_only
+            line += f"\n       {'fix' if result.level != 'info' else 'note'}: {result.fix}"
+            failures += result.level == "fail"
         print(line)
     print(f"\n{'all checks passed' if not failures else f'{failures} check(s) failed'}")
     return 1 if failures else 0

@@ -10,6 +10,16 @@ from workbook import datasets, paths
 
 # Tests and the grader point every lesson at a scratch workspace without changing parameters.
 WORKSPACE_VARIABLE = "WORKBOOK_WORKSPACE"
+# Where lessons generate their data (default: the workspace); the grader's checker keeps its own.
+DATA_ROOT_VARIABLE = "WORKBOOK_DATA_ROOT"
+# Set in the grader's checker, which runs a lesson's setup cells to judge the learner's work:
+# setup then reads the learner's workspace and writes nothing there (no Airflow home either).
+CHECKER_VARIABLE = "WORKBOOK_CHECKER"
+
+
+def checking() -> bool:
+    """Whether this kernel is the grader's checker (see `workbook.grading.assemble`)."""
+    return os.environ.get(CHECKER_VARIABLE) == "1"
 
 
 @dataclass(frozen=True)
@@ -46,14 +56,16 @@ def setup(level: str, run_date: str, seed: int, rows_per_day: int, days: int,
     if not first <= day < first + dt.timedelta(days=days):
         raise ValueError(f"run_date {day} is outside the data window {first} + {days} days")
     root = workspace_folder(level, workspace)
-    data_dir = datasets.sales_dir(seed, rows_per_day, root, start=start, days=days)
+    data_root = Path(os.environ.get(DATA_ROOT_VARIABLE) or root)
+    data_dir = datasets.sales_dir(seed, rows_per_day, data_root, start=start, days=days)
     return Lesson(level, root, data_dir, day)
 
 
 def workspace_folder(level: str, workspace: str | None = None) -> Path:
     """The lesson's workspace: the parameter, else WORKBOOK_WORKSPACE, else workspace/<level>."""
     root = Path(workspace or os.environ.get(WORKSPACE_VARIABLE) or paths.WORKSPACE / level)
-    root.mkdir(parents=True, exist_ok=True)
+    if not checking():  # the checker only reads the learner's workspace
+        root.mkdir(parents=True, exist_ok=True)
     return root.resolve()
 
 

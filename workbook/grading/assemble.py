@@ -1,127 +1,63 @@
-"""The notebook the grader runs: the source's cells and tests, the learner's answers.
+"""The two notebooks a grading run executes: the learner's, and the checker's.
 
 Never trusting the submission: every cell but the learner's answer cells comes from the source,
 matched by cell id, so a moved, edited, duplicated or deleted check cell is put back as it
-should be. Each check cell is preceded by a guard cell that restores what learner code may have
-patched, and ends by printing a secret nonce: a check passes only when its cell printed its own
-nonce last and raised nothing.
+should be.
+
+- The learner's notebook: the lesson's cells with the learner's answers; at each check, the
+  check's evidence (the code above its `### VERDICT`, which runs the learner's work) and an
+  export of the values its verdict reads, as data.
+- The checker's notebook: a guard, the parameters, the lesson's setup cells, and at each check
+  the import of that evidence and the verdict (the code below `### VERDICT`).
+
+The checker runs no learner code and takes from the learner only the names its verdict reads
+and does not define itself: the parameters, the lesson's context and the expected values are
+always its own, computed with the grading parameters.
 """
 
-import ast
 import copy
-import secrets
 from dataclasses import dataclass, field
 
 import nbformat
 from papermill.parameterize import parameterize_notebook
 
 from workbook import markers
+from workbook.grading import names
 
-PASS_MARK = "WORKBOOK-CHECK-PASSED"
 GRADER_TAG = "workbook-grader"
-
-# Runs before any learner code: what the guard restores later.
-PRELUDE = """\
-import builtins as _wb_builtins_module, importlib as _wb_importlib, pkgutil as _wb_pkgutil
-import sys as _wb_sys, types as _wb_types, workbook as _wb_package
-_wb_ip = get_ipython()
-for _wb_info in _wb_pkgutil.walk_packages(_wb_package.__path__, "workbook.", lambda _: None):
-    if not _wb_info.name.startswith(("workbook.grading", "workbook.__main__")):
-        try:
-            _wb_importlib.import_module(_wb_info.name)
-        except Exception:
-            pass  # a module this kernel's environment cannot import: not one the lesson uses
-_wb_modules = {n: (m, dict(vars(m))) for n, m in list(_wb_sys.modules.items())
-               if n.split(".")[0] == "workbook"}
-_wb_classes = [v for _, d in _wb_modules.values() for v in d.values()
-               if isinstance(v, type) and v.__module__.split(".")[0] == "workbook"]
-_wb_snapshot = {
-    "builtins": dict(_wb_builtins_module.__dict__),
-    "transformers": [(o, a, list(getattr(o, a))) for o, a in (
-        (_wb_ip.input_transformer_manager, "cleanup_transforms"),
-        (_wb_ip.input_transformer_manager, "line_transforms"),
-        (_wb_ip, "input_transformers_post"), (_wb_ip, "ast_transformers"))],
-    "events": {e: list(c) for e, c in _wb_ip.events.callbacks.items()},
-    "hooks": (_wb_sys.displayhook, _wb_sys.excepthook, type(_wb_ip).run_cell),
-    "modules": _wb_modules,
-    "classes": [(c, dict(vars(c))) for c in _wb_classes],
-    "functions": [(f, f.__code__, f.__defaults__, f.__kwdefaults__)
-                  for d in [*(d for _, d in _wb_modules.values()), *map(vars, _wb_classes)]
-                  for f in d.values() if isinstance(f, _wb_types.FunctionType)],
-}
-"""
-
-GUARD = """\
-import importlib as _wb_importlib, sys as _wb_sys
-_wb_sys.settrace(None)
-_wb_sys.setprofile(None)
-_wb_builtins_module.__dict__.update(_wb_snapshot["builtins"])
-for _wb_owner, _wb_name, _wb_value in _wb_snapshot["transformers"]:
-    setattr(_wb_owner, _wb_name, list(_wb_value))
-for _wb_name, _wb_value in _wb_snapshot["events"].items():
-    _wb_ip.events.callbacks[_wb_name] = list(_wb_value)
-_wb_sys.displayhook, _wb_sys.excepthook, _wb_run_cell = _wb_snapshot["hooks"]
-if type(_wb_ip).run_cell is not _wb_run_cell or "run_cell" in vars(_wb_ip):
-    raise RuntimeError("the notebook replaced IPython's run_cell: grading refused")
-for _wb_name, (_wb_module, _wb_dict) in _wb_snapshot["modules"].items():
-    _wb_sys.modules[_wb_name] = _wb_module
-    _wb_module.__dict__.clear()
-    _wb_module.__dict__.update(_wb_dict)
-for _wb_class, _wb_dict in _wb_snapshot["classes"]:
-    for _wb_name in set(vars(_wb_class)) - set(_wb_dict):
-        delattr(_wb_class, _wb_name)
-    for _wb_name, _wb_value in _wb_dict.items():
-        if _wb_name not in ("__dict__", "__weakref__") and \\
-                vars(_wb_class).get(_wb_name) is not _wb_value:
-            setattr(_wb_class, _wb_name, _wb_value)
-for _wb_function, _wb_code, _wb_defaults, _wb_kwdefaults in _wb_snapshot["functions"]:
-    _wb_function.__code__, _wb_function.__defaults__ = _wb_code, _wb_defaults
-    _wb_function.__kwdefaults__ = _wb_kwdefaults
-for _wb_name in sorted(n for n in list(_wb_sys.modules) if n.split(".")[0] == "workbook"
-                       and n not in _wb_snapshot["modules"]):
-    _wb_importlib.reload(_wb_sys.modules[_wb_name])
-"""
+LEARNER_KERNEL, CHECKER_KERNEL = "wb-learner", "wb-checker"
 
 
 @dataclass(frozen=True)
-class CheckCell:
-    cell_id: str
+class Check:
+    cell_id: str  # the source's check cell (also the id of its verdict in the checker)
     exercise: str
     points: float
-    nonce: str
-    guard_id: str
+    evidence_id: str | None  # the learner's cell running the evidence, if the check has one
+    export_id: str
+    load_id: str
+    reads: tuple[str, ...]  # the names that cross from the learner's kernel
 
 
 @dataclass
-class Assembly:
-    notebook: nbformat.NotebookNode
-    checks: list[CheckCell]
+class Plan:
+    learner: nbformat.NotebookNode
+    checker: nbformat.NotebookNode
+    checks: list[Check]
     answers: dict[str, str]  # exercise -> id of its answer cell
     attempted: dict[str, bool]
+    checker_setup: int  # how many cells the checker runs before the first verdict
     notes: list[str] = field(default_factory=list)
+
+    def verdicts(self) -> dict[str, list[str]]:
+        """The learner's export cell -> the checker's cells that judge it."""
+        return {c.export_id: [c.load_id, c.cell_id] for c in self.checks}
 
 
 def _code(source: str, cell_id: str, tag: str | None = None):
     cell = nbformat.v4.new_code_cell(source, id=cell_id)
-    if tag:
-        cell.metadata["tags"] = [tag]
+    cell.metadata["tags"] = [tag] if tag else []
     return cell
-
-
-def setup_imports(source_nb) -> str:
-    """The import statements of the source's own code cells: the guard re-runs them, so names
-    like `checks` point at the real modules again even if learner code rebound them."""
-    lines = []
-    for cell in source_nb.cells:
-        if cell.cell_type != "code" or markers.role(cell) or cell.source.lstrip().startswith("%"):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        lines += [ast.unparse(node) for node in tree.body
-                  if isinstance(node, ast.Import | ast.ImportFrom)]
-    return "\n".join(dict.fromkeys(lines))
 
 
 def index_submission(submission, source_ids: set[str]) -> tuple[dict, dict, dict]:
@@ -137,7 +73,7 @@ def index_submission(submission, source_ids: set[str]) -> tuple[dict, dict, dict
             previous = cell_id
         elif markers.role(cell):
             copies.setdefault((markers.role(cell), markers.exercise(cell)), []).append(cell)
-        elif cell.cell_type == "code":
+        elif cell.get("cell_type") == "code":
             added.setdefault(previous, []).append(cell)
     return by_id, added, copies
 
@@ -145,10 +81,11 @@ def index_submission(submission, source_ids: set[str]) -> tuple[dict, dict, dict
 def chosen_answer(cell, submitted, copies: list, notes: list[str]) -> str:
     """The learner's answer: their cell, or a copy of it they worked in instead."""
     stub = markers.strip_cell(cell, cell.id)
-    original = submitted.source if submitted is not None else None
-    if original is not None and original.strip() != stub.strip():
+    original = submitted.get("source") if submitted is not None else None
+    if isinstance(original, str) and original.strip() != stub.strip():
         return original
-    worked = [c for c in copies if c.source.strip() != stub.strip()]
+    worked = [c for c in copies if isinstance(c.get("source"), str)
+              and c.source.strip() != stub.strip()]
     if worked:
         notes.append(f"the answer to {markers.exercise(cell)} was taken from a copy of its cell")
         return worked[0].source
@@ -158,42 +95,82 @@ def chosen_answer(cell, submitted, copies: list, notes: list[str]) -> str:
     return stub
 
 
-def assemble(source_nb, submission, parameters: dict) -> Assembly:
+def check_notes(cell, submitted, copies: list) -> list[str]:
+    notes = []
+    if submitted is None:
+        notes.append(f"check cell {cell.id} was deleted: restored from the source")
+    elif submitted.get("source") != markers.strip_cell(cell, cell.id):
+        notes.append(f"check cell {cell.id} was edited: restored from the source")
+    if copies:
+        notes.append(f"a copy of check cell {cell.id} was ignored")
+    return notes
+
+
+def notebook(source_nb, cells: list, kernel: str, parameters: dict):
+    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(source_nb.metadata), cells=cells)
+    for cell in nb.cells:
+        cell.metadata.setdefault("tags", [])  # papermill's parameterize expects the key
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    nb.metadata.setdefault("papermill", {})  # where parameterize records the parameters
+    return parameterize_notebook(nb, parameters, report_mode=False)
+
+
+def evidence_cells(check: Check, evidence: str, folder: str) -> tuple[list, list]:
+    """The learner's cells of a check (its evidence, the export) and the checker's (the load)."""
+    module = "from workbook.grading import evidence as _wb_evidence\n"
+    learner = [_code(evidence, check.evidence_id)] if check.evidence_id else []
+    learner.append(_code(f"{module}_wb_evidence.export(globals(), {folder!r}, "
+                         f"{list(check.reads)!r})", check.export_id, GRADER_TAG))
+    load = _code(f"{module}_wb_evidence.load(globals(), {folder!r}, {list(check.reads)!r})",
+                 check.load_id, GRADER_TAG)
+    return learner, [load]
+
+
+def assemble(source_nb, submission, parameters: dict, evidence_root: str,
+             learner_root: str) -> Plan:
+    """The learner's and the checker's notebooks for `submission` of `source_nb`."""
     notes: list[str] = []
-    source_ids = {c.id for c in source_nb.cells}
-    by_id, added, copies = index_submission(submission, source_ids)
-    cells = [_code(PRELUDE, "wb-prelude", GRADER_TAG)]
+    by_id, added, copies = index_submission(submission, {c.id for c in source_nb.cells})
+    guard = _code(f"from workbook.grading import checker as _wb_checker\n"
+                  f"_wb_checker.guard({learner_root!r})", "wb-guard", GRADER_TAG)
+    learner_cells, checker_cells, verdicts = [], [guard], []
     checks, answers, attempted = [], {}, {}
-    guard = GUARD + setup_imports(source_nb) + "\n"
+    trusted = [c for c in source_nb.cells if c.cell_type == "code" and (
+        markers.role(c) == "setup" or "parameters" in c.metadata.get("tags", []))]
+    known = set(parameters).union(*(names.defined(c.source) for c in trusted))
     for cell in source_nb.cells:
         role, exercise = markers.role(cell), markers.exercise(cell)
         submitted = by_id.get(cell.id)
-        if role == "solution":
+        if cell.cell_type != "code":
+            continue
+        if cell in trusted:
+            learner_cells.append(_code(cell.source, cell.id))
+            learner_cells[-1].metadata = copy.deepcopy(cell.metadata)
+            checker_cells.append(copy.deepcopy(learner_cells[-1]))
+        elif role == "solution":
             answer = chosen_answer(cell, submitted, copies.get((role, exercise), []), notes)
             answers[exercise] = cell.id
             attempted[exercise] = answer.strip() != markers.strip_cell(cell, cell.id).strip()
-            cells.append(_code(answer, cell.id))
+            learner_cells.append(_code(answer, cell.id))
         elif role == "check":
-            if submitted is None:
-                notes.append(f"check cell {cell.id} was deleted: restored from the source")
-            elif submitted.source != markers.strip_cell(cell, cell.id):
-                notes.append(f"check cell {cell.id} was edited: restored from the source")
-            if copies.get((role, exercise)):
-                notes.append(f"a copy of check cell {cell.id} was ignored")
-            nonce = secrets.token_hex(16)
-            guard_id = f"wb-guard-{cell.id}"
-            cells.append(_code(guard, guard_id, GRADER_TAG))
-            cells.append(_code(f"{cell.source}\nprint('{PASS_MARK} {nonce}')", cell.id))
-            checks.append(CheckCell(cell.id, exercise,
-                                    float(cell.metadata["workbook"].get("points", 0)),
-                                    nonce, guard_id))
-        elif cell.cell_type == "code":
-            cells.append(_code(cell.source, cell.id))
-            cells[-1].metadata = copy.deepcopy(cell.metadata)
-        cells += [_code(extra.source, extra.id) for extra in added.get(cell.id, [])]
-    for cell in cells:
-        cell.metadata.setdefault("tags", [])  # papermill's parameterize expects the key
-    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(source_nb.metadata), cells=cells)
-    nb.metadata.setdefault("papermill", {})  # where parameterize records the parameters
-    nb = parameterize_notebook(nb, parameters, report_mode=False)
-    return Assembly(nb, checks, answers, attempted, notes)
+            notes += check_notes(cell, submitted, copies.get((role, exercise), []))
+            evidence, verdict = markers.split_check(cell.source, cell.id)
+            check = Check(cell.id, exercise, float(cell.metadata["workbook"].get("points", 0)),
+                          f"wb-evidence-{cell.id}" if evidence.strip() else None,
+                          f"wb-export-{cell.id}", f"wb-load-{cell.id}",
+                          tuple(names.needed(verdict, known)))
+            learner, load = evidence_cells(check, evidence, f"{evidence_root}/{len(checks)}")
+            learner_cells += learner
+            verdicts += [*load, _code(verdict, cell.id)]
+            known |= names.defined(verdict)
+            checks.append(check)
+        else:
+            learner_cells.append(_code(cell.source, cell.id))
+            learner_cells[-1].metadata = copy.deepcopy(cell.metadata)
+        learner_cells += [_code(extra.source, f"wb-added-{len(learner_cells)}-{n}")
+                          for n, extra in enumerate(added.get(cell.id, []))
+                          if isinstance(extra.get("source"), str)]
+    setup = len(checker_cells) + 1  # and the injected parameters
+    return Plan(notebook(source_nb, learner_cells, LEARNER_KERNEL, parameters),
+                notebook(source_nb, checker_cells + verdicts, CHECKER_KERNEL, parameters),
+                checks, answers, attempted, setup, notes)

@@ -1,25 +1,38 @@
-"""Runs inside the sandbox: execute the assembled notebook with a confined kernel.
+"""Runs inside the sandbox, as root: drives the learner's kernel and the checker, interleaved.
 
-`python -m workbook.grading.execute SPEC.json`. This process (root in the sandbox) is the
-notebook client; only the kernel runs the learner's code, as the grader user. The executed
-notebook is written here, where the kernel cannot write.
+`python -m workbook.grading.execute SPEC.json`. The learner's kernel runs the lesson's cells
+with the learner's answers and, at each check, the check's evidence and the export of what it
+produced. Right then, while the learner's kernel waits, the checker loads that evidence and runs
+the verdict. The checker starts with the parameters and setup cells (the lesson's own trusted
+code) and never runs a learner cell.
+
+This process receives every output: it keeps at most `output_bytes` per cell, refuses oversized
+messages, and has a memory limit of its own (see `sandbox.wrap`). Its environment is rebuilt
+from nothing, so none of the grader's variables reach a kernel.
 """
 
+import asyncio
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import zmq
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-KERNEL_NAME = "workbook-grade"
+MAX_MESSAGE_BYTES = 64 * 1024**2  # larger messages from a kernel are refused by zmq
+TRUNCATED = "\n[the grader kept only the first {limit:,} bytes of this cell's output]\n"
+BASE_ENVIRON = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "agg"}
 
 
 class ConfinedKernelManager(AsyncKernelManager):
-    """Hands the connection file to the grader user (it is written 0600 by this root process)."""
+    """A kernel whose connection file belongs to its user, and whose messages are size-capped."""
 
     owner: tuple[int, int] | None = None
 
@@ -28,52 +41,188 @@ class ConfinedKernelManager(AsyncKernelManager):
         if self.owner:
             os.chown(self.connection_file, *self.owner)
 
+    def client(self, **kwargs):
+        return super().client(context=self.context, **kwargs)
 
-def write_kernelspec(folder: Path, argv: list[str], env: dict[str, str]) -> None:
-    spec = folder / "kernels" / KERNEL_NAME
+
+class CappedClient(NotebookClient):
+    """Keeps at most `output_limit` bytes of each cell's output (error outputs always), and the
+    status of every reply by cell id."""
+
+    def __init__(self, *args, output_limit: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.output_limit = output_limit
+        self.used: dict[int, int] = {}
+        self.replies: dict[str, dict] = {}
+        self.truncated: list[str] = []  # ids of the cells whose output was cut
+        self.on_cell_executed = self._record
+
+    def _record(self, cell, cell_index, execute_reply):
+        content = (execute_reply or {}).get("content", {})
+        self.replies[cell.id] = {k: content.get(k) for k in ("status", "ename", "evalue")}
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] == "error":
+            content = msg["content"]
+            content["traceback"] = content.get("traceback", [])[-40:]
+            content["evalue"] = str(content.get("evalue", ""))[:4000]
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(json.dumps(msg["content"], default=str))
+        used = self.used.get(cell_index, 0)
+        self.used[cell_index] = used + size
+        if used + size <= self.output_limit:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= self.output_limit:  # the first output over the limit: say so, once
+            outs.append(nbformat.v4.new_output(
+                "stream", name="stderr", text=TRUNCATED.format(limit=self.output_limit)))
+            self.truncated.append(self.nb.cells[cell_index].id)
+        return None
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel of the run: its spec name, its command, its user, its environment."""
+
+    name: str
+    argv: list[str]
+    owner: tuple[int, int] | None
+    env: dict[str, str]
+    home: Path  # its working folder
+    runtime: Path  # where its connection file goes (readable by its user only)
+    ipc: Path | None = None  # a folder for its sockets (IPC: no port, no TCP, no network)
+
+
+def write_kernelspec(folder: Path, kernel: Kernel) -> None:
+    spec = folder / "kernels" / kernel.name
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps(
-        {"argv": argv, "env": env, "display_name": "Workbook (grading)", "language": "python"}))
+        {"argv": kernel.argv, "env": kernel.env, "display_name": kernel.name,
+         "language": "python"}))
 
 
-def kernel_environment(work: Path) -> dict[str, str]:
-    """Only the kernel gets these (through its kernelspec, not this root process, which must
-    create nothing in the kernel's folders): all it writes stays in its work folder."""
-    state = work / ".state"
-    return {"HOME": str(work), "TMPDIR": str(state / "tmp"),
-            "WORKBOOK_WORKSPACE": str(work / "workspace"), "IPYTHONDIR": str(state / "ipy"),
-            "WORKBOOK_SERVICES_DIR": str(state / "services"),  # its own services, in its sandbox
-            "MPLCONFIGDIR": str(state / "mpl"), "JUPYTER_DATA_DIR": str(state / "data"),
-            "JUPYTER_CONFIG_DIR": str(state / "config"), "PYTHONDONTWRITEBYTECODE": "1"}
+def manager(kernel: Kernel) -> ConfinedKernelManager:
+    context = zmq.asyncio.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+    options = {"transport": "ipc", "ip": str(kernel.ipc / "kernel")} if kernel.ipc else {}
+    km = ConfinedKernelManager(kernel_name=kernel.name, context=context, **options)
+    km.owner = kernel.owner
+    km.connection_file = str(kernel.runtime / f"{kernel.name}.json")
+    return km
+
+
+def client(nb, kernel: Kernel, spec: dict, allow_errors: bool = True) -> CappedClient:
+    limit = spec["cell_timeout_s"]
+    return CappedClient(
+        nb, km=manager(kernel), timeout=limit, allow_errors=allow_errors,
+        interrupt_on_timeout=True, record_timing=False, startup_timeout=120,
+        error_on_timeout={"ename": "CellTimeout",
+                          "evalue": f"the cell was stopped after {limit} s (an endless loop, "
+                                    f"or a step far slower than it should be)"},
+        resources={"metadata": {"path": str(kernel.home)}}, output_limit=spec["output_bytes"])
+
+
+async def run_prerequisites(spec: dict, learner: Kernel, private: Path) -> str | None:
+    """Run the solutions the lesson builds on into the learner's workspace (trusted code, as
+    the learner's user); the error if one fails."""
+    for key, name in spec["requires"]:
+        nb = nbformat.read(private / name, as_version=4)
+        runner = client(nb, learner, spec, allow_errors=False)
+        try:
+            await runner.async_execute()
+        except CellExecutionError as err:
+            return f"the lesson's prerequisite {key} failed: {err.ename}: {err.evalue}"[:500]
+        except DeadKernelError:
+            return f"the lesson's prerequisite {key} failed: its kernel died"
+    return None
+
+
+def save_status(private: Path, status: dict) -> None:
+    """Written after every check, so a run stopped at the total time-out keeps what it did."""
+    tmp = private / "status.tmp"
+    tmp.write_text(json.dumps(status))
+    tmp.replace(private / "status.json")
+
+
+async def run_lesson(spec: dict, learner: Kernel, checker: Kernel, private: Path) -> dict:
+    """Both kernels, interleaved; the run's status (the executed notebooks are written)."""
+    lnb = nbformat.read(private / "learner.ipynb", as_version=4)
+    cnb = nbformat.read(private / "checker.ipynb", as_version=4)
+    lrun, crun = client(lnb, learner, spec), client(cnb, checker, spec)
+    status: dict = {"replies": {"learner": lrun.replies, "checker": crun.replies},
+                    "truncated": lrun.truncated}
+    position = {cell.id: index for index, cell in enumerate(cnb.cells)}
+    verdicts: dict[str, list[str]] = spec["verdicts"]  # export cell id -> checker cells
+    ready: asyncio.Queue = asyncio.Queue()
+
+    async def learner_side():
+        try:
+            for index, cell in enumerate(lnb.cells):
+                await lrun.async_execute_cell(cell, index)
+                if cell.id in verdicts:
+                    done = asyncio.Event()
+                    await ready.put((cell.id, done))
+                    await done.wait()  # the learner's kernel waits while its work is judged
+        except DeadKernelError:
+            status["learner_died_at"] = cell.id
+        finally:
+            await ready.put(None)
+
+    async def checker_side():
+        item = None
+        try:
+            for index in range(spec["checker_setup"]):
+                await crun.async_execute_cell(cnb.cells[index], index)
+            while (item := await ready.get()) is not None:
+                export_id, done = item
+                for cell_id in verdicts[export_id]:
+                    await crun.async_execute_cell(cnb.cells[position[cell_id]],
+                                                  position[cell_id])
+                save_status(private, status)
+                done.set()
+            return
+        except Exception as err:  # the checker died: the checks it did not reach did not run
+            status["checker_died"] = f"{type(err).__name__}: {err}"[:300]
+        if item is not None:  # release the learner's side until it ends
+            item[1].set()
+        while (item := await ready.get()) is not None:
+            item[1].set()
+
+    async with lrun.async_setup_kernel(), crun.async_setup_kernel():
+        await asyncio.gather(learner_side(), checker_side())
+    nbformat.write(lnb, private / "learner.executed.ipynb")
+    nbformat.write(cnb, private / "checker.executed.ipynb")
+    return {**status, "finished": True}
+
+
+def prepare(spec: dict, kernels: dict[str, Kernel], private: Path) -> None:
+    """Folders, ownership and kernelspecs; this process's own environment, rebuilt."""
+    os.environ.clear()
+    os.environ.update(BASE_ENVIRON, PATH="/usr/local/bin:/usr/bin:/bin",
+                      JUPYTER_PATH=str(private / "jupyter"),
+                      JUPYTER_RUNTIME_DIR=str(private / "runtime"), HOME=str(private))
+    for path, owner, mode in spec["folders"]:
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        if owner:
+            os.chown(folder, *owner)
+        folder.chmod(mode)
+    for kernel in kernels.values():
+        write_kernelspec(private / "jupyter", kernel)
 
 
 def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
-    private, work = Path(spec["private"]), Path(spec["work"])
-    kernel_env = kernel_environment(work)
-    write_kernelspec(private / "jupyter", spec["kernel_argv"], kernel_env)
-    runtime = work / ".state" / "runtime"
-    os.environ.update(JUPYTER_PATH=str(private / "jupyter"), JUPYTER_RUNTIME_DIR=str(runtime))
-    for folder in (runtime, Path(kernel_env["TMPDIR"])):
-        folder.mkdir(parents=True, exist_ok=True)
-    if spec.get("owner"):
-        ConfinedKernelManager.owner = tuple(spec["owner"])
-        for folder in (work / ".state", runtime, Path(kernel_env["TMPDIR"])):
-            os.chown(folder, *spec["owner"])
-    nb = nbformat.read(private / "assembled.ipynb", as_version=4)
-    client = NotebookClient(
-        nb, kernel_name=KERNEL_NAME, timeout=spec["cell_timeout_s"], allow_errors=True,
-        interrupt_on_timeout=True, kernel_manager_class=ConfinedKernelManager,
-        resources={"metadata": {"path": str(work)}}, record_timing=False,
-    )
-    status = {"kernel_died": False}
-    try:
-        client.execute()
-    except DeadKernelError as err:
-        status["kernel_died"] = True
-        status["error"] = str(err)[:500]
-    nbformat.write(nb, private / "executed.ipynb")
-    (private / "status.json").write_text(json.dumps(status))
+    private = Path(spec_path).parent
+    kernels = {role: Kernel(**{**data, "home": Path(data["home"]),
+                               "runtime": Path(data["runtime"]),
+                               "ipc": Path(data["ipc"]) if data.get("ipc") else None,
+                               "owner": tuple(data["owner"]) if data.get("owner") else None})
+               for role, data in spec["kernels"].items()}
+    prepare(spec, kernels, private)
+    error = asyncio.run(run_prerequisites(spec, kernels["learner"], private))
+    status = {"error": error} if error else asyncio.run(
+        run_lesson(spec, kernels["learner"], kernels["checker"], private))
+    save_status(private, status)
     return 0
 
 

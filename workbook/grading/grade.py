@@ -1,4 +1,9 @@
-"""Grade one submitted notebook: identify, assemble, run sandboxed, score."""
+"""Grade one submitted notebook: identify its lesson, assemble, run sandboxed, score.
+
+Whatever the submission holds, `grade` returns a result: a submission that cannot be graded
+(not a notebook, no known lesson, or a failure of the grader itself) says why in its errors
+and is marked `graded = False`; it never stops the rest of the class.
+"""
 
 import contextlib
 import json
@@ -14,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import checkpoint, paths
+from workbook import course, paths
 from workbook.grading import assemble, identify, sandbox, score
 
 
@@ -23,6 +28,7 @@ class GradeResult:
     learner: str
     submission: str
     notebook: str | None = None
+    graded: bool = False  # the notebook ran and was scored (whatever the score)
     score: float = 0
     max_score: float = 0
     exercises: list[dict] = field(default_factory=list)
@@ -41,67 +47,140 @@ class Job:
     """Everything one grading run needs besides the submission itself."""
 
     source_root: Path
-    hidden: tuple[Path, ...]
     limits: sandbox.Limits
-    slot: int = 0
 
 
-def private_folder(box: sandbox.Sandbox) -> tuple[Path, Path]:
-    """A root-only folder for the grader's files and, inside it, the kernel's work folder.
+@dataclass(frozen=True)
+class Areas:
+    """Where the learner's files, the checker's and the grader's own are, as the client sees
+    them (inside the sandbox, or on this machine when there is none)."""
 
-    The private folder is traversable but not listable (0711), so the kernel reaches its own
-    work folder and nothing else; the work folder belongs to the grader user."""
-    private = Path(tempfile.mkdtemp(prefix="workbook-grade-"))
-    private.chmod(0o711)
-    work = private / "work"
-    work.mkdir(mode=0o700)
-    if box.uid is not None:
-        os.chown(work, box.uid, box.gid)
-    return private, work
+    learner: Path
+    checker: Path
+    grader: Path
+
+    @classmethod
+    def of(cls, box: sandbox.Sandbox, private: Path) -> "Areas":
+        if box.isolated:
+            return cls(sandbox.LEARNER_AREA, sandbox.CHECKER_AREA, sandbox.GRADER_AREA)
+        return cls(private / "learner", private / "checker", private)
+
+    @property
+    def work(self) -> Path:
+        return self.learner / "work"
+
+    @property
+    def evidence(self) -> Path:
+        return self.work / ".evidence"
 
 
-def run_sandboxed(assembly: assemble.Assembly, source: Path, job: Job,
-                  box: sandbox.Sandbox) -> tuple[object | None, dict]:
-    """Execute the assembled notebook; the executed notebook and the run's status."""
-    private, work = private_folder(box)
+def owner(who: sandbox.Identity | None) -> list[int] | None:
+    return [who.uid, who.gid] if who else None
+
+
+def kernels(python: str, box: sandbox.Sandbox, limits: sandbox.Limits, areas: Areas) -> dict:
+    """The two kernels' specs: commands, users, environments, folders."""
+    work, home = areas.work, areas.checker / "home"
+    common = {"PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin"}
+    learner_env = {**common, "HOME": str(work), "TMPDIR": "/tmp" if box.isolated else
+                   str(work / ".state" / "tmp"),
+                   "WORKBOOK_WORKSPACE": str(work / "workspace"),
+                   "WORKBOOK_SERVICES_DIR": str(work / ".state" / "services"),
+                   "IPYTHONDIR": str(work / ".state" / "ipython"),
+                   "MPLCONFIGDIR": str(work / ".state" / "mpl"),
+                   "JUPYTER_DATA_DIR": str(work / ".state" / "jupyter"),
+                   "JUPYTER_CONFIG_DIR": str(work / ".state" / "jupyter")}
+    checker_env = {**common, "HOME": str(home), "TMPDIR": str(home / "tmp"),
+                   "WORKBOOK_CHECKER": "1", "WORKBOOK_WORKSPACE": str(work / "workspace"),
+                   "WORKBOOK_DATA_ROOT": str(home / "data"),
+                   "WORKBOOK_SERVICES_DIR": str(home / "services"),
+                   "WORKBOOK_LEARNER_SERVICES_DIR": learner_env["WORKBOOK_SERVICES_DIR"],
+                   "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "mpl"),
+                   "JUPYTER_DATA_DIR": str(home / "jupyter"),
+                   "JUPYTER_CONFIG_DIR": str(home / "jupyter")}
+    return {
+        "learner": {"name": assemble.LEARNER_KERNEL, "env": learner_env, "home": str(work),
+                    "argv": sandbox.learner_kernel_argv(python, box, limits),
+                    "owner": owner(box.learner), "runtime": str(work / ".state" / "runtime"),
+                    "ipc": str(work / ".state" / "runtime")},
+        "checker": {"name": assemble.CHECKER_KERNEL, "env": checker_env, "home": str(home),
+                    "argv": sandbox.checker_kernel_argv(python, box, limits),
+                    "owner": owner(box.checker), "runtime": str(home / "runtime"),
+                    "ipc": str(home / "ipc")},
+    }
+
+
+def folders(box: sandbox.Sandbox, areas: Areas) -> list:
+    """(path, owner, mode) of each folder the client creates before the kernels start: the
+    learner's are group-readable (the checker reads its evidence), the checker's private."""
+    work, home = areas.work, areas.checker / "home"
+    learner = [(work / sub, owner(box.learner), 0o2750) for sub in (
+        "", "workspace", ".evidence", ".state", ".state/runtime", ".state/tmp")]
+    checker = [(home / sub, owner(box.checker), 0o700) for sub in (
+        "", "runtime", "ipc", "tmp", "data", "services")]
+    return [[str(path), who, mode] for path, who, mode in [*learner, *checker]]
+
+
+def prerequisites(source_nb) -> list:
+    """The solution notebooks the lesson builds on (declared lessons only), for the learner's
+    kernel."""
+    keys = source_nb.metadata.get("workbook", {}).get("requires", [])
+    found = []
+    for key in keys:
+        lesson = course.find(key)
+        if lesson is None:
+            raise ValueError(f"the source requires {key!r}, which is no lesson of this course")
+        nb = nbformat.read(lesson.path(), as_version=4)
+        nb.metadata["kernelspec"] = {"name": assemble.LEARNER_KERNEL, "language": "python",
+                                     "display_name": assemble.LEARNER_KERNEL}
+        found.append((lesson.key, nb))
+    return found
+
+
+def write_private(plan: assemble.Plan, source_nb, box: sandbox.Sandbox, job: Job,
+                  private: Path, areas: Areas) -> None:
+    """The grader's files for the run (root-only), and the client's spec."""
+    kernel = source_nb.metadata["kernelspec"]["name"].removeprefix(paths.KERNEL_PREFIX)
+    python = str(paths.venv_python(kernel))
+    nbformat.write(plan.learner, private / "learner.ipynb")
+    nbformat.write(plan.checker, private / "checker.ipynb")
+    required = []
+    for number, (key, nb) in enumerate(prerequisites(source_nb)):
+        nbformat.write(nb, private / f"requires-{number}.ipynb")
+        required.append([key, f"requires-{number}.ipynb"])
+    spec = {"kernels": kernels(python, box, job.limits, areas), "folders": folders(box, areas),
+            "requires": required, "verdicts": plan.verdicts(),
+            "checker_setup": plan.checker_setup, "cell_timeout_s": job.limits.cell_timeout_s,
+            "output_bytes": job.limits.output_bytes}
+    (private / "spec.json").write_text(json.dumps(spec))
+
+
+def run_sandboxed(plan: assemble.Plan, source_nb, job: Job, box: sandbox.Sandbox,
+                  private: Path) -> dict:
+    """Execute the plan; the run's status (with every reply), or {"error": why}."""
+    areas = Areas.of(box, private)
+    write_private(plan, source_nb, box, job, private, areas)
+    root = private / "root"
+    root.mkdir()
+    command = sandbox.wrap([str(paths.venv_python(paths.BASE_ENV)), "-m",
+                            "workbook.grading.execute", str(areas.grader / "spec.json")],
+                           box, job.limits, root, private)
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=private)
     try:
-        checkpoint.prepare(source, work / "workspace")  # trusted code, before the learner's
-        if box.uid is not None:
-            chown_tree(work, box.uid, box.gid)
-        nbformat.write(assembly.notebook, private / "assembled.ipynb")
-        kernel = assembly.notebook.metadata["kernelspec"]["name"]
-        python = str(paths.venv_python(kernel.removeprefix(paths.KERNEL_PREFIX)))
-        spec = {"private": str(private), "work": str(work),
-                "kernel_argv": sandbox.kernel_argv(python, box, job.limits),
-                "cell_timeout_s": job.limits.cell_timeout_s,
-                "owner": [box.uid, box.gid] if box.uid is not None else None}
-        (private / "spec.json").write_text(json.dumps(spec))
-        # The repository and the interpreter the venvs are built on must be reachable for the
-        # grader user even where they sit in a private home (a pyenv Python under /root).
-        exposed = [paths.ROOT, Path(sys.base_prefix)]
-        command = sandbox.wrap([str(paths.venv_python(paths.BASE_ENV)), "-m",
-                                "workbook.grading.execute", str(private / "spec.json")],
-                               box, job.limits, list(job.hidden), exposed, private / "stage")
-        proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, cwd=private)
-        try:
-            output, _ = proc.communicate(timeout=job.limits.total_timeout_s + 30)
-        finally:
-            kill_group(proc.pid)  # nothing the learner started outlives its grading
-        executed = private / "executed.ipynb"
-        if not executed.exists():
-            reason = ("the total time limit was reached" if proc.returncode in (124, 137)
-                      else f"the grading run failed ({proc.returncode}): {output[-500:]}")
-            return None, {"error": reason}
-        status = json.loads((private / "status.json").read_text())
-        return nbformat.read(executed, as_version=4), status
+        output, _ = proc.communicate(timeout=job.limits.total_timeout_s + 30)
+    except subprocess.TimeoutExpired:
+        output = ""
     finally:
-        shutil.rmtree(private, ignore_errors=True)
-
-
-def chown_tree(folder: Path, uid: int, gid: int) -> None:
-    for path in [folder, *folder.rglob("*")]:
-        os.chown(path, uid, gid, follow_symlinks=False)
+        kill_group(proc.pid)  # nothing the learner started outlives its grading
+        proc.wait()
+    status_file = private / "status.json"
+    if not status_file.exists():
+        return {"error": f"the grading run failed ({proc.returncode}): {output[-500:]}"}
+    status = json.loads(status_file.read_text())
+    if not status.get("finished") and "error" not in status:
+        status["timed_out"] = True
+    return status
 
 
 def kill_group(pgid: int) -> None:
@@ -109,31 +188,70 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def grade(path: Path, learner: str, job: Job) -> GradeResult:
-    started = time.monotonic()
-    result = GradeResult(learner=learner, submission=str(path))
-    box = sandbox.probe(job.slot)
-    result.warnings += box.warnings
+@contextlib.contextmanager
+def private_folder():
+    """A root-only folder for one grading run's files, removed afterwards."""
+    private = Path(tempfile.mkdtemp(prefix="workbook-grade-"))
     try:
-        submission = identify.read_submission(path)
-        source = identify.source_for(submission, path, job.source_root)
-    except identify.SubmissionError as err:
-        result.errors.append(str(err))
-        return result
-    source_nb = nbformat.read(source, as_version=4)
-    result.notebook = identify.notebook_key(source, job.source_root)
-    result.parameters = source_nb.metadata.get("workbook_grading", {}).get("parameters", {})
-    assembly = assemble.assemble(source_nb, submission, result.parameters)
-    result.notes += assembly.notes
-    executed, status = run_sandboxed(assembly, source, job, box)
-    if executed is None:
+        yield private
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def run_and_score(result: GradeResult, source_nb, submission, job: Job) -> None:
+    with contextlib.ExitStack() as stack:
+        number = stack.enter_context(sandbox.slot()) if os.geteuid() == 0 else None
+        box = sandbox.probe(number)
+        result.warnings += box.warnings
+        private = stack.enter_context(private_folder())
+        areas = Areas.of(box, private)
+        plan = assemble.assemble(source_nb, submission, result.parameters,
+                                 str(areas.evidence), str(areas.learner))
+        result.notes += plan.notes
+        if not any(plan.attempted.values()):  # nothing to judge: every exercise scores 0
+            result.notes.append("no exercise is answered: the notebook was not run")
+            record(result, score.unanswered(plan))
+            return
+        status = run_sandboxed(plan, source_nb, job, box, private)
+    if "error" in status:
         result.errors.append(status["error"])
-        executed = assembly.notebook  # nothing ran: every check scores as not run
-    elif status.get("kernel_died"):
+        return
+    if why := score.setup_error(plan, status):
+        result.errors.append(why)
+        return
+    result.notes += [f"the output of cell {cell} was cut at {job.limits.output_bytes:,} bytes"
+                     for cell in status.get("truncated", [])]
+    if status.get("timed_out"):
+        result.errors.append(f"the notebook was stopped at the total time limit "
+                             f"({job.limits.total_timeout_s} s); later checks did not run")
+    elif status.get("learner_died_at"):
         result.errors.append("the kernel died during grading (os._exit, a crash or a limit)")
-    exercises = score.score(assembly, executed, bool(status.get("kernel_died")))
+    record(result, score.score(plan, status))
+
+
+def record(result: GradeResult, exercises: list[score.ExerciseResult]) -> None:
     result.exercises = [e.as_dict() for e in exercises]
     result.score = sum(e.points for e in exercises)
     result.max_score = sum(e.max_points for e in exercises)
+    result.graded = True
+
+
+def grade(path: Path, learner: str, job: Job) -> GradeResult:
+    """Grade one submission; every failure ends up in the result, never as an exception."""
+    started = time.monotonic()
+    result = GradeResult(learner=learner, submission=str(path))
+    try:
+        submission = identify.read_submission(path)
+        lesson, notes = identify.lesson_for(submission, path)
+        result.notebook, result.notes = lesson.key, notes
+        source_nb = nbformat.read(identify.source_path(lesson, job.source_root), as_version=4)
+        result.parameters = source_nb.metadata.get("workbook_grading", {}).get("parameters", {})
+        run_and_score(result, source_nb, submission, job)
+    except identify.SubmissionError as err:
+        result.errors.append(str(err))
+    except Exception as err:  # the grader's own failure on this submission: reported, not raised
+        result.errors.append(f"the grader failed on this submission: {type(err).__name__}: "
+                             f"{str(err)[:300]}")
+        print(f"workbook grade: {path}: {type(err).__name__}: {err}", file=sys.stderr)
     result.duration_s = round(time.monotonic() - started, 2)
     return result

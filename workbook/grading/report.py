@@ -1,43 +1,114 @@
-"""Grading results as files: JSON, Markdown and JUnit XML per notebook; a class gradebook."""
+"""Grading results as files: JSON, Markdown, HTML and JUnit XML per notebook; a class gradebook.
+
+Markdown and HTML render one model (`feedback`), so they say the same things. Everything a
+learner's files can influence (their folder's name, hints quoting their values, notes) is
+escaped for the format it goes into, and file names made from it are sanitised.
+"""
 
 import csv
+import hashlib
 import html
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbook.grading.grade import GradeResult
 
-SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what formats inline text (HTML is escaped)
+MARKS = {"passed": "✅", "partial": "🟡", "failed": "❌"}
+
+
+def safe_name(text: str) -> str:
+    """A file name made from untrusted text: letters, digits, '-' and '_' only; a short hash
+    keeps two names that sanitise alike apart."""
+    clean = UNSAFE.sub("_", text).strip("_")[:60]
+    if clean == text:
+        return clean
+    return f"{clean or 'x'}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def stem(result: GradeResult) -> Path:
     """grades/<learner>/<notebook name>: where one result's files go."""
-    name = (result.notebook or Path(result.submission).stem).replace("/", "__")
-    return Path(SAFE.sub("_", result.learner)) / SAFE.sub("_", name)
+    name = result.notebook.replace("/", "__") if result.notebook else Path(result.submission).stem
+    return Path(safe_name(result.learner)) / safe_name(name)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What every human-readable format shows, as plain (unescaped) text."""
+
+    title: str
+    score: str
+    rows: list[tuple[str, str, str, str]]  # exercise, points, status, feedback
+    lists: list[tuple[str, list[str]]]  # (heading, items)
+    footer: str
+
+
+def feedback(result: GradeResult) -> Feedback:
+    rows = [(e["exercise"], f"{e['points']:g} / {e['max_points']:g}",
+             f"{MARKS.get(e['status'], '⬜')} {e['status']}", e["feedback"])
+            for e in result.exercises]
+    lists = [(title, items) for title, items in (
+        ("Errors", result.errors), ("Notes", result.notes), ("Sandbox warnings", result.warnings))
+        if items]
+    params = ", ".join(f"{k}={v}" for k, v in result.parameters.items())
+    footer = (f"Graded in {result.duration_s:.1f} s" +
+              (f" with the parameters {params}." if params else "."))
+    score = f"{result.score:g} / {result.max_score:g}" if result.graded else "not graded"
+    return Feedback(f"{result.notebook or Path(result.submission).name}: {result.learner}",
+                    score, rows, lists, footer)
+
+
+def md(text: str) -> str:
+    """Learner text for Markdown: no HTML, no formatting, one line."""
+    flat = " ".join(str(text).split())
+    return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
 
 
 def markdown(result: GradeResult) -> str:
-    lines = [f"# {result.notebook or Path(result.submission).name}: {result.learner}", "",
-             f"**Score: {result.score:g} / {result.max_score:g}**"
-             f" (graded in {result.duration_s:.1f} s)", ""]
-    if result.exercises:
+    view = feedback(result)
+    lines = [f"# {md(view.title)}", "", f"**Score: {view.score}**", ""]
+    if view.rows:
         lines += ["| exercise | points | status | feedback |", "| --- | --- | --- | --- |"]
-        for e in result.exercises:
-            feedback = e["feedback"].replace("|", "\\|").replace("\n", " ")
-            mark = {"passed": "✅", "partial": "🟡", "failed": "❌"}.get(e["status"], "⬜")
-            lines.append(f"| {e['exercise']} | {e['points']:g} / {e['max_points']:g} | "
-                         f"{mark} {e['status']} | {feedback} |")
+        lines += [f"| {' | '.join(md(cell) for cell in row)} |" for row in view.rows]
         lines.append("")
-    for title, items in (("Errors", result.errors), ("Notes", result.notes),
-                         ("Sandbox warnings", result.warnings)):
-        if items:
-            lines += [f"## {title}", "", *[f"- {item}" for item in items], ""]
-    if result.parameters:
-        params = ", ".join(f"`{k}={v}`" for k, v in result.parameters.items())
-        lines += [f"Graded with parameters {params}.", ""]
+    for heading, items in view.lists:
+        lines += [f"## {heading}", "", *[f"- {md(item)}" for item in items], ""]
+    lines += [md(view.footer), ""]
     return "\n".join(lines)
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:first-child,td:last-child{text-align:left}
+th{background:#f3f3f3;font-size:0.85em}.full,.passed{background:#e6f4ea}
+.zero,.failed{background:#fce8e6}.not-attempted{background:#f1f3f4}
+.partial{background:#fef7e0}"""
+
+
+def page(title: str, body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}"
+            f"</body></html>\n")
+
+
+def feedback_html(result: GradeResult) -> str:
+    """The learner's feedback as a page the gradebook links to."""
+    view = feedback(result)
+    rows = "".join(
+        f"<tr class='{html.escape(e['status'].replace(' ', '-'))}'>"
+        + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for e, row in zip(result.exercises, view.rows, strict=True))
+    lists = "".join(f"<h2>{html.escape(heading)}</h2><ul>"
+                    + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
+                    for heading, items in view.lists)
+    table = ("<table><tr><th>exercise</th><th>points</th><th>status</th><th>feedback</th></tr>"
+             f"{rows}</table>") if rows else ""
+    return page(view.title, f"<p><b>Score: {html.escape(view.score)}</b></p>{table}{lists}"
+                            f"<p>{html.escape(view.footer)}</p>")
 
 
 def junit(result: GradeResult) -> str:
@@ -61,31 +132,13 @@ def junit(result: GradeResult) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-def feedback_html(result: GradeResult) -> str:
-    """The learner's feedback as a page the gradebook links to (a browser shows it as is)."""
-    rows = "".join(
-        f"<tr class='{e['status'].replace(' ', '-')}'><td>{html.escape(e['exercise'])}</td>"
-        f"<td>{e['points']:g} / {e['max_points']:g}</td><td>{html.escape(e['status'])}</td>"
-        f"<td>{html.escape(e['feedback'])}</td></tr>" for e in result.exercises)
-    lists = "".join(
-        f"<h2>{title}</h2><ul>{''.join(f'<li>{html.escape(i)}</li>' for i in items)}</ul>"
-        for title, items in (("Errors", result.errors), ("Notes", result.notes),
-                             ("Sandbox warnings", result.warnings)) if items)
-    title = html.escape(f"{result.notebook or Path(result.submission).name}: {result.learner}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
-            f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"
-            f"<table><tr><th>exercise</th><th>points</th><th>status</th><th>feedback</th></tr>"
-            f"{rows}</table>{lists}</body></html>\n")
-
-
 def write_result(result: GradeResult, out: Path) -> Path:
     base = out / stem(result)
     base.parent.mkdir(parents=True, exist_ok=True)
     base.with_suffix(".json").write_text(json.dumps(result.as_dict(), indent=1) + "\n")
-    base.with_suffix(".md").write_text(markdown(result))
+    base.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
     base.with_suffix(".html").write_text(feedback_html(result), encoding="utf-8")
-    base.with_suffix(".xml").write_text(junit(result))
+    base.with_suffix(".xml").write_text(junit(result), encoding="utf-8")
     return base
 
 
@@ -114,24 +167,22 @@ def gradebook_rows(results: list[GradeResult]) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+def spreadsheet_safe(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_gradebook(results: list[GradeResult], out: Path) -> tuple[Path, Path]:
     header, rows = gradebook_rows(results)
     csv_path = out / "gradebook.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([[spreadsheet_safe(v) for v in row] for row in rows])
     html_path = out / "gradebook.html"
     html_path.write_text(gradebook_html(header, rows, results), encoding="utf-8")
     return csv_path, html_path
-
-
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-td:first-child,td:last-child{text-align:left}
-th{background:#f3f3f3;font-size:0.85em}.full,.passed{background:#e6f4ea}
-.zero,.failed{background:#fce8e6}.not-attempted{background:#f1f3f4}
-.partial{background:#fef7e0}"""
 
 
 def gradebook_html(header: list[str], rows: list[list], results: list[GradeResult]) -> str:
@@ -148,7 +199,5 @@ def gradebook_html(header: list[str], rows: list[list], results: list[GradeResul
                else "zero" if float(score) == 0 else "")
         cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
         body.append(f'<tr class="{css}">{cells}<td>{" ".join(links.get(learner, []))}</td></tr>')
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Gradebook</title>"
-            f"<style>{STYLE}</style></head><body><h1>Gradebook</h1>"
-            f"<p>{len(rows)} learner(s), {len(results)} notebook(s) graded.</p>"
-            f"<table><tr>{head}</tr>{''.join(body)}</table></body></html>\n")
+    return page("Gradebook", f"<p>{len(rows)} learner(s), {len(results)} notebook(s) graded.</p>"
+                             f"<table><tr>{head}</tr>{''.join(body)}</table>")

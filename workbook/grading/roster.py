@@ -1,13 +1,20 @@
-"""Grade one notebook or a class (submissions/<learner>/<notebook>.ipynb), in parallel."""
+"""Grade one notebook or a class (submissions/<learner>/<notebook>.ipynb), in parallel.
+
+Every learner gets a row, whatever their files do: a failure is caught per learner and reported
+in that learner's results, and the gradebook is always written. The exit code says whether
+every submission could be graded (0), some could not (1, each says why), or the grader could
+not run at all (2).
+"""
 
 import os
-import queue
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from workbook import paths
 from workbook.grading import grade, identify, report, sandbox
+
+EXIT_ALL_GRADED, EXIT_SOME_UNGRADED, EXIT_CANNOT_RUN = 0, 1, 2
 
 
 class RosterError(ValueError):
@@ -17,7 +24,7 @@ class RosterError(ValueError):
 def find_submissions(path: Path) -> list[tuple[str, Path]]:
     """(learner, notebook) pairs: a single file, or <learner>/<notebook>.ipynb under a folder."""
     if path.is_file():
-        return [(path.parent.name or "learner", path)]
+        return [(learner_of_file(path), path)]
     if not path.is_dir():
         raise RosterError(f"{path} does not exist")
     found = sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -26,16 +33,27 @@ def find_submissions(path: Path) -> list[tuple[str, Path]]:
     return [(p.relative_to(path).parts[0] if p.parent != path else p.stem, p) for p in found]
 
 
-def hidden_folders(path: Path, out: Path) -> tuple[Path, ...]:
-    """What the learner's code must not see: sources with hidden tests, the other submissions,
-    the grades. Never the repository itself (the kernel imports the workbook from it)."""
-    roster = path if path.is_dir() else path.parent
-    candidates = {p.resolve() for p in (paths.SOLUTIONS, roster, out) if p.exists()}
-    return tuple(sorted(p for p in candidates if not paths.ROOT.resolve().is_relative_to(p)))
+def learner_of_file(path: Path) -> str:
+    """Who a single notebook belongs to: its folder's name, unless that is one of the course's
+    own folders (a learner grading notebooks/<level>/<lesson>.ipynb is just "me")."""
+    folder = path.resolve().parent
+    own = folder.is_relative_to(paths.NOTEBOOKS) or folder.is_relative_to(paths.SOLUTIONS)
+    return "me" if own or not folder.name else folder.name
 
 
 def default_workers() -> int:
     return max(1, (os.cpu_count() or 1))
+
+
+def grade_one(learner: str, path: Path, job: grade.Job, out: Path) -> grade.GradeResult:
+    """One learner's notebook, graded and written; never raises."""
+    result = grade.grade(path, learner, job)
+    try:
+        report.write_result(result, out)
+    except Exception as err:  # a result that cannot be written still counts in the gradebook
+        result.errors.append(f"its feedback files could not be written: {err}")
+        result.graded = False
+    return result
 
 
 def grade_all(path: Path, out: Path, source_root: Path, workers: int,
@@ -47,25 +65,16 @@ def grade_all(path: Path, out: Path, source_root: Path, workers: int,
         raise RosterError(f"source notebooks not found at {source_root}")
     submissions = find_submissions(path)
     out.mkdir(parents=True, exist_ok=True)
-    hidden = hidden_folders(path, out)
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(workers):
-        slots.put(slot)
-
-    def one(item: tuple[str, Path]) -> grade.GradeResult:
-        slot = slots.get()
-        try:
-            job = grade.Job(source_root, hidden, limits, slot)
-            result = grade.grade(item[1], item[0], job)
-        finally:
-            slots.put(slot)
-        report.write_result(result, out)
-        return result
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(tqdm(pool.map(one, submissions), total=len(submissions),
-                            desc="grading", unit="notebook", file=sys.stderr))
-    report.write_gradebook(results, out)
+    job = grade.Job(source_root, limits)
+    results: list[grade.GradeResult] = []
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(grade_one, learner, nb, job, out)
+                       for learner, nb in submissions]
+            results = [f.result() for f in tqdm(futures, desc="grading", unit="notebook",
+                                                 file=sys.stderr)]
+    finally:
+        report.write_gradebook(results, out)
     return results
 
 
@@ -79,9 +88,14 @@ def main(path: str, out: str, source: str | None, workers: int | None,
                             limits)
     except RosterError as err:
         print(f"workbook grade: {err}", file=sys.stderr)
-        return 2
+        return EXIT_CANNOT_RUN
     for r in results:
-        status = f"{r.score:g}/{r.max_score:g}" if not r.errors else "; ".join(r.errors)[:80]
+        status = f"{r.score:g}/{r.max_score:g}" if r.graded else "; ".join(r.errors)[:80]
         print(f"{r.learner:20} {r.notebook or Path(r.submission).name:40} {status}")
+    ungraded = [r for r in results if not r.graded]
     print(f"results in {out}/ (gradebook.csv, gradebook.html, <learner>/*.html|md|json|xml)")
-    return 0
+    if ungraded:
+        print(f"{len(ungraded)} of {len(results)} submission(s) could not be graded: "
+              f"{', '.join(sorted({r.learner for r in ungraded}))}", file=sys.stderr)
+        return EXIT_SOME_UNGRADED
+    return EXIT_ALL_GRADED

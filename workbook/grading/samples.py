@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import markers, paths
+from workbook import course, markers, paths
 
 
 def answers(solution) -> dict[str, str]:
@@ -26,17 +26,13 @@ def submission(student, replacements: dict[str, str]):
     return nb
 
 
-def lesson_keys(level: str = "") -> list[str]:
-    """Keys ('01_beginner/00_orientation', ...) of every lesson, or of one level's."""
-    return sorted(str(p.relative_to(paths.SOLUTIONS).with_suffix(""))
-                  for p in (paths.SOLUTIONS / level).rglob("*.ipynb")
-                  if ".ipynb_checkpoints" not in p.parts)
-
-
 def lesson(key: str):
     """(solution, student) notebooks of a lesson key such as '01_beginner/00_orientation'."""
-    return (nbformat.read(paths.SOLUTIONS / f"{key}.ipynb", as_version=4),
-            nbformat.read(paths.NOTEBOOKS / f"{key}.ipynb", as_version=4))
+    declared = course.find(key)
+    if declared is None:
+        raise KeyError(f"{key} is no lesson of this course")
+    return (nbformat.read(declared.path(paths.SOLUTIONS), as_version=4),
+            nbformat.read(declared.path(paths.NOTEBOOKS), as_version=4))
 
 
 def correct(key: str):

@@ -1,129 +1,257 @@
 """How a learner's code is confined while it is graded (Linux; the grader run as root).
 
-- its own network namespace with only loopback up: it reaches nothing on the host or beyond;
-- its own mount namespace, where solutions/, the roster and the grade folder are hidden;
-- its own PID namespace: when grading ends, everything the learner started dies with it;
-- the kernel runs as an unprivileged user, under prlimit limits on memory, processes, open
-  files, file size and CPU time; the notebook client and the results stay root-only.
+Each grading run happens in fresh namespaces (mount, PID, network, IPC) whose file system is
+an allow-list: the system's programs and libraries, the Python the environments are built on,
+the workbook package, the environments and the datasets, all read-only and without set-uid;
+a size-capped tmpfs for the learner's files (its work folder and /tmp); another for the
+checker; a root-only folder for the grader's own files; and a /proc of its own, where no one
+sees another user's processes. Nothing else of the machine exists in there: no solutions, no
+other submissions, no gradebooks, no other grading run.
 
-Without root (a learner grading their own work on a laptop) only the limits and time-outs
-apply, and the report says so.
+Inside it, two kernels under limits (memory, processes, open files, file size, CPU):
+- the learner's, as the slot's grader user: it runs the learner's notebook;
+- the checker, as the slot's checker user in a network namespace of its own: it runs the
+  verdicts, apart from any learner code (see `assemble`).
+The notebook client that drives them stays root in the sandbox, with a memory limit of its own.
+
+Slots are taken machine-wide with a lock file, so two grading runs (two classes) never share a
+user. When the run ends its PID namespace ends, and with it every process and every file the
+learner made. Without root (a learner grading their own work) only limits and time-outs apply,
+and each report says so.
 """
 
+import contextlib
+import fcntl
+import grp
 import os
 import pwd
 import shutil
-import stat
 import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-GRADER_USER = "workbook-grader"  # one system user per parallel slot: workbook-grader-0, -1, ...
+from workbook import paths
+
+LEARNER_USER = "workbook-grader"  # per slot: workbook-grader-0, -1, ...
+CHECKER_USER = "workbook-checker"
+LOCKS = Path("/run/workbook-grade")
+MAX_SLOTS = 64
+TOOLS = ("unshare", "ip", "mount", "chroot", "prlimit", "setpriv", "timeout")
+# What the sandbox sees of the machine, read-only: system programs, libraries and settings.
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# Inside the sandbox, where things are (the same paths for every grading run).
+LEARNER_AREA = Path("/sandbox/learner")
+CHECKER_AREA = Path("/sandbox/checker")
+GRADER_AREA = Path("/sandbox/grader")
+
+MiB = 1024**2
 
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int = 3 * 1024**3  # address space of the kernel (pyarrow needs ~1 GB virtual)
-    processes: int = 256  # per grader user: a fork bomb stops here
+    """Defaults shown by `workbook grade --help` and in the README."""
+
+    cell_timeout_s: int = 120  # one cell of the learner's notebook, or one verdict
+    total_timeout_s: int = 600  # one notebook, set-up to scores
+    memory_bytes: int = 3 * 1024 * MiB  # address space of a kernel (pyarrow maps ~1 GB)
+    processes: int = 256  # per user: a fork bomb stops here
     open_files: int = 512
-    file_bytes: int = 512 * 1024**2
-    cell_timeout_s: int = 120
-    total_timeout_s: int = 600
+    file_bytes: int = 512 * MiB  # one file
+    disk_bytes: int = 2048 * MiB  # everything the learner writes (work folder and /tmp)
+    checker_disk_bytes: int = 1024 * MiB
+    client_memory_bytes: int = 2048 * MiB  # the notebook client that receives the outputs
+    output_bytes: int = 256 * 1024  # outputs kept per cell (the rest is dropped, and said)
 
     def prlimit_args(self) -> list[str]:
-        return [
-            "prlimit", f"--as={self.memory_bytes}", f"--nproc={self.processes}",
-            f"--nofile={self.open_files}", f"--fsize={self.file_bytes}",
-            f"--cpu={self.total_timeout_s}", "--core=0", "--",
-        ]
+        return ["prlimit", f"--as={self.memory_bytes}", f"--nproc={self.processes}",
+                f"--nofile={self.open_files}", f"--fsize={self.file_bytes}",
+                f"--cpu={self.total_timeout_s}", "--core=0", "--"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    uid: int
+    gid: int
+    groups: tuple[int, ...] = ()
 
 
 @dataclass
 class Sandbox:
-    """What this machine allows; `warnings` go into every report graded without them."""
+    """What this machine allows; `warnings` go into every report graded without it."""
 
     isolated: bool
-    uid: int | None = None
-    gid: int | None = None
+    slot: int | None = None
+    learner: Identity | None = None
+    checker: Identity | None = None
     warnings: list[str] = field(default_factory=list)
 
 
-def grader_user(slot: int) -> tuple[int, int]:
-    """The unprivileged user of a parallel slot, created on first use (as root)."""
-    name = f"{GRADER_USER}-{slot}"
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        "--user-group", name], check=True, capture_output=True)
-        entry = pwd.getpwnam(name)
-    return entry.pw_uid, entry.pw_gid
+def _ensure_user(name: str, groups: tuple[str, ...] = ()) -> pwd.struct_passwd:
+    """A system user with its own group (created on first use), in `groups` too."""
+    with _locked(LOCKS / "users.lock"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                            "/usr/sbin/nologin", "--user-group", name], check=True,
+                           capture_output=True)
+            entry = pwd.getpwnam(name)
+        for group in groups:
+            if name not in grp.getgrnam(group).gr_mem:
+                subprocess.run(["usermod", "--append", "--groups", group, name], check=True,
+                               capture_output=True)
+    return entry
 
 
-def probe(slot: int = 0) -> Sandbox:
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def identities(slot: int) -> tuple[Identity, Identity]:
+    """The learner and checker users of a slot: the checker is in the learner's group, so it
+    reads what the learner's code wrote (files it left group-readable) and nothing else."""
+    learner = _ensure_user(f"{LEARNER_USER}-{slot}")
+    checker = _ensure_user(f"{CHECKER_USER}-{slot}", (f"{LEARNER_USER}-{slot}",))
+    return (Identity(learner.pw_uid, learner.pw_gid),
+            Identity(checker.pw_uid, checker.pw_gid, (learner.pw_gid,)))
+
+
+@contextlib.contextmanager
+def slot() -> Iterator[int]:
+    """A slot no other grading run on this machine holds until the block ends."""
+    LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for number in range(MAX_SLOTS):
+        handle = open(LOCKS / f"slot-{number}.lock", "a")  # noqa: SIM115 (held while graded)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield number
+        finally:
+            handle.close()
+        return
+    raise RuntimeError(f"all {MAX_SLOTS} grading slots of this machine are in use")
+
+
+def unavailable() -> str | None:
+    """Why this machine cannot sandbox (None when it can)."""
     if os.geteuid() != 0:
-        return Sandbox(False, warnings=[
-            "not run as root: the learner's code could use the network and read files this "
-            "user can read (limits and time-outs still apply); grade as root for the sandbox"])
-    missing = [t for t in ("unshare", "ip", "mount", "prlimit", "setpriv", "timeout")
-               if not shutil.which(t)]
-    if missing:
-        return Sandbox(False, warnings=[f"sandbox tools missing ({', '.join(missing)}): "
-                                        "network and files not isolated"])
-    check = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "true"],
+        return ("not run as root: the learner's code could use the network and read files "
+                "this user can read, and the checks run as the same user (limits and "
+                "time-outs still apply); grade as root for the sandbox")
+    if missing := [t for t in TOOLS if not shutil.which(t)]:
+        return f"sandbox tools missing ({', '.join(missing)}): network and files not isolated"
+    check = subprocess.run(["unshare", "--net", "--mount", "--pid", "--ipc", "--fork", "true"],
                            capture_output=True, text=True)
     if check.returncode != 0:
-        return Sandbox(False, warnings=[f"namespaces unavailable ({check.stderr.strip()}): "
-                                        "network and files not isolated"])
-    uid, gid = grader_user(slot)
-    return Sandbox(True, uid, gid)
-
-
-def kernel_argv(python: str, sandbox: Sandbox, limits: Limits) -> list[str]:
-    """The grading kernel's command: limits first (as root), then drop to the grader user."""
-    drop = ([] if sandbox.uid is None else
-            ["setpriv", f"--reuid={sandbox.uid}", f"--regid={sandbox.gid}", "--clear-groups",
-             "--"])
-    return [*limits.prlimit_args(), *drop, python, "-m", "ipykernel_launcher", "-f",
-            "{connection_file}"]
-
-
-def blocking_ancestor(path: Path) -> Path | None:
-    """The highest folder on `path` that other users cannot enter (e.g. /root, mode 0700)."""
-    for folder in [*reversed(path.parents), path]:
-        if not folder.stat().st_mode & stat.S_IXOTH:
-            return folder
+        return f"namespaces unavailable ({check.stderr.strip()}): network and files not isolated"
     return None
 
 
-def expose_script(exposed: list[Path], stage: Path) -> list[str]:
-    """Shell steps that make `exposed` folders reachable for the grader user: each is bound
-    aside, a fresh tmpfs replaces the folder that blocked it (hiding the rest of it, e.g. the
-    rest of root's home), and the folder is bound back at its own path."""
-    steps, groups = [], {}
-    for path in exposed:
-        if (blocker := blocking_ancestor(path)) is not None:
-            groups.setdefault(blocker, []).append(path)
-    for number, (blocker, inside) in enumerate(sorted(groups.items())):
-        for index, path in enumerate(inside):
-            aside = stage / f"{number}-{index}"
-            aside.mkdir(parents=True)
-            steps.append(f"mount --bind '{path}' '{aside}'")
-        steps.append(f"mount -t tmpfs -o size=1m,mode=0755 wb-expose '{blocker}'")
-        for index, path in enumerate(inside):
-            steps += [f"mkdir -p '{path}'", f"mount --bind '{stage}/{number}-{index}' '{path}'"]
-    return steps
+def probe(number: int | None) -> Sandbox:
+    """The sandbox of a slot (`number`), or why there is none."""
+    if why := unavailable():
+        return Sandbox(False, warnings=[why])
+    learner, checker = identities(number)
+    return Sandbox(True, number, learner, checker)
 
 
-def wrap(command: list[str], sandbox: Sandbox, limits: Limits, hidden: list[Path],
-         exposed: list[Path], stage: Path) -> list[str]:
-    """`command` inside the namespaces: loopback up, `exposed` reachable, `hidden` covered."""
+def drop_to(who: Identity | None) -> list[str]:
+    """The command prefix that becomes `who` (no set-uid gains afterwards)."""
+    if who is None:
+        return []
+    groups = ",".join(map(str, who.groups))
+    return ["setpriv", f"--reuid={who.uid}", f"--regid={who.gid}",
+            f"--groups={groups}" if groups else "--clear-groups", "--no-new-privs", "--"]
+
+
+def learner_kernel_argv(python: str, box: Sandbox, limits: Limits) -> list[str]:
+    return [*limits.prlimit_args(), *drop_to(box.learner), python, "-m", "ipykernel_launcher",
+            "-f", "{connection_file}"]
+
+
+def checker_kernel_argv(python: str, box: Sandbox, limits: Limits) -> list[str]:
+    """The checker: limits, a network namespace of its own (its services are out of the
+    learner's reach), then its user."""
+    kernel = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    if not box.isolated:
+        return [*limits.prlimit_args(), *kernel]
+    return [*limits.prlimit_args(), "unshare", "--net", "--", "sh", "-c",
+            'ip link set lo up && exec "$@"', "checker", *drop_to(box.checker), *kernel]
+
+
+def visible_paths() -> list[Path]:
+    """What the sandbox shows read-only besides the system: the Python the environments are
+    built on, the workbook package, the environments and the datasets."""
+    shown = [Path(sys.base_prefix), paths.ROOT / "workbook", paths.VENVS, paths.DATASETS]
+    return [p.resolve() for p in shown if p.exists()]
+
+
+def _in_root(path: str | Path) -> str:
+    """`path` inside the new root, quoted for sh ($R is the root's folder)."""
+    if "'" in str(path):
+        raise ValueError(f"cannot sandbox a path with a quote: {path}")
+    return f"\"$R\"'{path}'"
+
+
+def _read_only(path: str) -> list[str]:
+    return [f"mkdir -p {_in_root(path)}", f"mount --rbind '{path}' {_in_root(path)}",
+            f"mount -o remount,bind,ro,nosuid,nodev {_in_root(path)}"]
+
+
+def root_script(limits: Limits) -> str:
+    """The shell steps (run as root in the new namespaces) that build the sandbox's root in
+    $R and start the command in it."""
+    steps = ["set -e", "ip link set lo up",
+             "mount -t tmpfs -o size=8m,mode=0755 wb-root \"$R\""]
+    for path in [*map(Path, SYSTEM), *visible_paths()]:
+        if path.is_symlink():
+            steps.append(f"ln -s '{path.readlink()}' {_in_root(path)}")
+        elif path.is_dir():
+            steps += _read_only(str(path))
+    steps += [
+        "mkdir -p " + " ".join(_in_root(p) for p in ("/dev", "/proc", "/tmp", "/var",
+                                                      LEARNER_AREA, CHECKER_AREA, GRADER_AREA)),
+        "mount -t tmpfs -o size=1m,mode=0755 wb-dev \"$R/dev\"",
+        "for n in null zero full random urandom; do touch \"$R/dev/$n\"; "
+        "mount --bind \"/dev/$n\" \"$R/dev/$n\"; done",
+        "ln -s /proc/self/fd \"$R/dev/fd\"",
+        "mkdir \"$R/dev/shm\" && mount -t tmpfs -o size=256m,mode=1777,nosuid,nodev wb-shm "
+        "\"$R/dev/shm\"",
+        "mount -t proc -o nosuid,nodev,noexec,hidepid=2 proc \"$R/proc\"",
+        f"mount -t tmpfs -o size={limits.disk_bytes},mode=0755,nosuid,nodev wb-learner "
+        f"\"$R{LEARNER_AREA}\"",
+        f"mount -t tmpfs -o size={limits.checker_disk_bytes},mode=0755,nosuid,nodev wb-checker "
+        f"\"$R{CHECKER_AREA}\"",
+        f"mkdir -m 1777 \"$R{LEARNER_AREA}/tmp\" && mount --bind \"$R{LEARNER_AREA}/tmp\" "
+        "\"$R/tmp\"",
+        "ln -s /tmp \"$R/var/tmp\"",
+        f"mount --bind \"$PRIVATE\" \"$R{GRADER_AREA}\"",
+        "cd /",
+        'exec chroot "$R" "$@"',
+    ]
+    return "\n".join(steps)
+
+
+def wrap(command: list[str], box: Sandbox, limits: Limits, root: Path,
+         private: Path) -> list[str]:
+    """`command` (the notebook client) in the sandbox, under the total time-out and the
+    client's memory limit; `root` is an empty folder for the sandbox's root, `private` the
+    grader's own files (seen inside at GRADER_AREA)."""
     timeout = ["timeout", "-k", "10", str(limits.total_timeout_s)]
-    if not sandbox.isolated:
-        return [*timeout, *command]
-    steps = ["ip link set lo up", *expose_script(exposed, stage)]
-    steps += [f"mount -t tmpfs -o size=64k,mode=000 wb-hidden '{p}'" for p in hidden
-              if p.is_dir()]
-    script = " && ".join([*steps, 'exec "$@"'])
-    return [*timeout, "unshare", "--net", "--mount", "--pid", "--fork", "--kill-child",
-            "--", "sh", "-c", script, "sandbox", *command]
+    # A soft limit only: the kernels it starts get limits of their own, which a hard limit here
+    # would cap (and raising a hard limit needs CAP_SYS_RESOURCE, which root may not have).
+    client = ["prlimit", f"--as={limits.client_memory_bytes}:", "--"]
+    if not box.isolated:
+        return [*timeout, *client, *command]
+    return [*timeout, "unshare", "--net", "--mount", "--pid", "--ipc", "--uts", "--fork",
+            "--kill-child", "--", "env", f"R={root}", f"PRIVATE={private}", "sh", "-c",
+            root_script(limits), "sandbox", *client, *command]

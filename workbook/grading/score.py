@@ -1,11 +1,13 @@
-"""Scores from what the kernel produced (the executed notebook), never from what it wrote."""
+"""Scores from how the checker's verdicts ended, never from anything the learner's kernel said.
 
-import re
+A check passes when the checker ran its verdict on the learner's evidence and the verdict
+raised nothing. The learner's kernel only decides whether an exercise was attempted and, when
+the learner's own code failed, what to tell them about it.
+"""
+
 from dataclasses import asdict, dataclass
 
-from workbook.grading.assemble import PASS_MARK, Assembly
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+from workbook.grading.assemble import Check, Plan
 
 
 @dataclass
@@ -20,70 +22,78 @@ class ExerciseResult:
         return asdict(self)
 
 
-def error_of(cell) -> str | None:
-    """`Name: message` of the cell's error output, if it raised."""
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            return ANSI.sub("", f"{output.get('ename')}: {output.get('evalue')}").strip()
-    return None
+def describe(reply: dict | None) -> str | None:
+    """`Name: message` of a reply that ended in an error; a failed check says only its hint."""
+    if not reply or reply.get("status") != "error":
+        return None
+    name, message = reply.get("ename") or "Error", str(reply.get("evalue") or "").strip()
+    return message if name in ("CheckFailed", "CellTimeout") and message else \
+        f"{name}: {message}".strip(": ")
 
 
-def printed_last(cell) -> str:
-    """The cell's last line of standard output."""
-    text = "".join(o.get("text", "") for o in cell.get("outputs", [])
-                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
-    lines = text.strip().splitlines()
-    return lines[-1] if lines else ""
-
-
-def check_outcome(cells: dict, check, died_at: str | None) -> tuple[bool, str]:
-    """Passed or not, and why, for one check cell."""
-    cell = cells.get(check.cell_id)
-    if cell is None or cell.get("execution_count") is None:
-        reason = f"the kernel died earlier ({died_at})" if died_at else "it did not run"
-        return False, f"check not run: {reason}"
-    if guard_error := error_of(cells[check.guard_id]):
-        return False, (f"the check could not run: the grader's guard before it failed "
-                       f"({guard_error}); the notebook broke or tampered with the kernel")
-    if error := error_of(cell):
+def check_outcome(check: Check, status: dict) -> tuple[bool, str]:
+    """Passed or not, and why, for one check."""
+    learner, checker = status["replies"]["learner"], status["replies"]["checker"]
+    if check.evidence_id and (error := describe(learner.get(check.evidence_id))):
+        return False, f"your code failed while the check ran it: {error}"
+    if check.export_id not in learner:
+        died = status.get("learner_died_at")
+        return False, ("check not run: your kernel died earlier (os._exit, a crash or a "
+                       f"limit, in cell {died})" if died else "check not run: time limit reached")
+    if check.cell_id not in checker:
+        return False, "check not run: the checker stopped before it"
+    if error := describe(checker.get(check.load_id)):
+        return False, f"the grader could not read what your code produced: {error}"
+    if error := describe(checker[check.cell_id]):
         return False, error
-    if printed_last(cell) != f"{PASS_MARK} {check.nonce}":
-        return False, "the check did not finish normally (its output was tampered with)"
     return True, "passed"
 
 
-def first_dead_cell(executed) -> str | None:
-    """The cell that was running when the kernel died: the last one with an execution count."""
-    ran = [c for c in executed.cells if c.get("execution_count") is not None]
-    return f"cell {ran[-1].id}" if ran else None
+NO_ANSWER = "no answer yet: replace raise NotImplementedError()"
 
 
-def score(assembly: Assembly, executed, kernel_died: bool) -> list[ExerciseResult]:
-    cells = {c.id: c for c in executed.cells}
-    died_at = first_dead_cell(executed) if kernel_died else None
-    by_exercise: dict[str, list] = {}
-    for check in assembly.checks:
-        by_exercise.setdefault(check.exercise, []).append(check)
+def by_exercise(plan: Plan) -> dict[str, list[Check]]:
+    grouped: dict[str, list[Check]] = {}
+    for check in plan.checks:
+        grouped.setdefault(check.exercise, []).append(check)
+    return grouped
+
+
+def unanswered(plan: Plan) -> list[ExerciseResult]:
+    """Every exercise not attempted (a submission with no answer is not run)."""
+    return [ExerciseResult(exercise, 0, sum(c.points for c in checks), "not attempted",
+                           NO_ANSWER) for exercise, checks in by_exercise(plan).items()]
+
+
+def score(plan: Plan, status: dict) -> list[ExerciseResult]:
+    learner = status["replies"]["learner"]
     results = []
-    for exercise, checks in by_exercise.items():
+    for exercise, checks in by_exercise(plan).items():
         max_points = sum(c.points for c in checks)
-        outcomes = [check_outcome(cells, c, died_at) for c in checks]
-        answer = cells.get(assembly.answers.get(exercise, ""))
-        not_implemented = answer is not None and (error_of(answer) or "").startswith(
-            "NotImplementedError")
-        if not assembly.attempted.get(exercise, True) or not_implemented:
-            results.append(ExerciseResult(exercise, 0, max_points, "not attempted",
-                                          "no answer yet: replace raise NotImplementedError()"))
-        elif all(ok for ok, _ in outcomes):
+        answer_error = describe(learner.get(plan.answers.get(exercise, "")))
+        if not plan.attempted.get(exercise, True) or (answer_error or "").startswith(
+                "NotImplementedError"):
+            results.append(ExerciseResult(exercise, 0, max_points, "not attempted", NO_ANSWER))
+            continue
+        outcomes = [check_outcome(c, status) for c in checks]
+        if all(ok for ok, _ in outcomes):
             results.append(ExerciseResult(exercise, max_points, max_points, "passed", "passed"))
-        else:
-            # Each check cell earns its own points: an exercise checked once on its own and
-            # once in a run that needs later exercises keeps the first check's points.
-            points = sum(c.points for c, (ok, _) in zip(checks, outcomes, strict=True) if ok)
-            feedback = next(why for ok, why in outcomes if not ok)
-            answer_error = error_of(answer) if answer is not None else None
-            if answer_error:
-                feedback = f"your answer cell raised {answer_error}; then: {feedback}"
-            results.append(ExerciseResult(exercise, points, max_points,
-                                          "partial" if points else "failed", feedback[:1000]))
+            continue
+        # Each check earns its own points: an exercise checked once on its own and once in a
+        # run that needs later exercises keeps the first check's points.
+        points = sum(c.points for c, (ok, _) in zip(checks, outcomes, strict=True) if ok)
+        feedback = next(why for ok, why in outcomes if not ok)
+        if answer_error:
+            feedback = f"your answer cell failed: {answer_error}. Then: {feedback}"
+        results.append(ExerciseResult(exercise, points, max_points,
+                                      "partial" if points else "failed", feedback[:1000]))
     return results
+
+
+def setup_error(plan: Plan, status: dict) -> str | None:
+    """Why the checker could not set up (the grader's problem, not the learner's), if so."""
+    checker = status["replies"]["checker"]
+    for cell in plan.checker.cells[:plan.checker_setup]:
+        if error := describe(checker.get(cell.id)):
+            return f"the checker's set-up failed in cell {cell.id}: {error[:300]}"
+    return None

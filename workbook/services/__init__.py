@@ -6,9 +6,11 @@ is the same from the shell. Each picks a free port on 127.0.0.1 and records its 
 .workbook/services/<name>.json, so notebooks, tests and the shell share one instance.
 """
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from workbook import paths
 from workbook.services import base, postgres
@@ -16,6 +18,9 @@ from workbook.services.base import Endpoint, ServiceError
 
 __all__ = ["Endpoint", "ServiceError", "running", "start", "status", "stop"]
 NAMES = ("postgres", "weather", "smtp")
+MAILDIR = "mail"  # the SMTP sink's folder, in its state folder
+# The learner's services folder, as the grader's checker sees it (it reads the mail they sent).
+LEARNER_SERVICES_VARIABLE = "WORKBOOK_LEARNER_SERVICES_DIR"
 
 
 def _log(name: str):
@@ -30,10 +35,15 @@ def _start_weather() -> Endpoint:
 
 
 def _start_smtp() -> Endpoint:
-    port, maildir = base.free_port(), base.STATE_DIR / "mail"
+    port, maildir = base.free_port(), base.STATE_DIR / MAILDIR
     proc = base.spawn([str(paths.venv_python(paths.BASE_ENV)), "-m", "workbook.services.smtp",
                        "--port", str(port), "--maildir", str(maildir)], _log("smtp"))
     return Endpoint("smtp", f"smtp://127.0.0.1:{port}", port, proc.pid, {"maildir": str(maildir)})
+
+
+def learner_maildir() -> Path:
+    """Where the learner's SMTP sink stored their mail (for the grader's checker)."""
+    return Path(os.environ[LEARNER_SERVICES_VARIABLE]) / MAILDIR
 
 
 def _http_ok(endpoint: Endpoint) -> bool:

@@ -1,0 +1,308 @@
+"""The grader's parts on their own, with the hostile inputs each part is there to stop: which
+lesson a submission answers, what crosses from the learner's kernel, what the checker refuses
+to run, how feedback is escaped, and a class that goes on when one grading fails."""
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from workbook import airflow_lesson, course, markers, paths
+from workbook.checks import CheckFailed
+from workbook.grading import evidence, grade, identify, names, report, roster, samples
+
+ORIENTATION = "01_beginner/00_orientation"
+
+
+# --- the course's declaration ------------------------------------------------------------
+
+
+def test_the_declaration_lists_exactly_the_solution_notebooks():
+    on_disk = sorted(str(p.relative_to(paths.SOLUTIONS).with_suffix(""))
+                     for p in paths.SOLUTIONS.rglob("*.ipynb")
+                     if ".ipynb_checkpoints" not in p.parts)
+    assert sorted(course.lesson_keys()) == on_disk
+
+
+# --- identity: a lesson of the declaration, never a path ---------------------------------
+
+
+def submission(key) -> nbformat.NotebookNode:
+    nb = samples.blank(ORIENTATION)
+    nb.metadata["workbook"] = {"notebook": key}
+    return nb
+
+
+@pytest.mark.parametrize("key", [
+    "../notebooks/01_beginner/00_orientation", "/etc/passwd", "01_beginner/../../x",
+    "01_beginner/00_orientation/..", ["a"], {"b": 1}, 7, None, "",
+    "01_beginner/.ipynb_checkpoints/00_orientation"])
+def test_any_key_but_a_declared_one_falls_back_to_the_file_name(key):
+    lesson, notes = identify.lesson_for(submission(key), Path("/x/00_orientation.ipynb"))
+    assert lesson.key == ORIENTATION
+    assert (key is None) == (not notes)
+
+
+@pytest.mark.parametrize("name", ["*", "0*_orientation", "[0]0_orientation", "..", "unknown"])
+def test_a_file_name_is_compared_never_globbed(name):
+    with pytest.raises(identify.SubmissionError, match="answers no lesson of this course"):
+        identify.lesson_for(submission("../x"), Path(f"/x/{name}.ipynb"))
+
+
+def test_the_source_is_the_declared_lessons_file_in_the_trusted_folder(tmp_path):
+    lesson = course.find(ORIENTATION)
+    assert identify.source_path(lesson, paths.SOLUTIONS) == paths.SOLUTIONS / f"{ORIENTATION}.ipynb"
+    with pytest.raises(identify.SubmissionError, match="missing"):
+        identify.source_path(lesson, tmp_path)
+
+
+# --- what crosses from the learner's kernel ----------------------------------------------
+
+
+def roundtrip(values: dict, folder: Path, wanted=None) -> dict:
+    evidence.export(values, str(folder), wanted or list(values))
+    loaded: dict = {}
+    evidence.load(loaded, str(folder), wanted or list(values))
+    return loaded
+
+
+def test_values_and_tables_cross_as_data(tmp_path):
+    outcome = airflow_lesson.Outcome("success", {"t": ("success", 2)})
+    frame = pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}, index=["a", "b"])
+    values = {"n": 3, "pair": (1, "x"), "nested": {"k": [frame, {2}]}, "frame": frame,
+              "when": pd.Timestamp("2015-06-03").date(), "outcome": outcome,
+              "path": Path("/p")}
+    loaded = roundtrip(values, tmp_path)
+    assert loaded["pair"] == (1, "x") and loaded["when"].isoformat() == "2015-06-03"
+    pd.testing.assert_frame_equal(loaded["frame"], frame)
+    pd.testing.assert_frame_equal(loaded["nested"]["k"][0], frame)
+    assert loaded["outcome"] == outcome and loaded["outcome"].tries("t") == 2
+    assert loaded["path"] == Path("/p")
+
+
+def test_the_checker_keeps_its_own_values_and_refreshes_the_learners(tmp_path):
+    mine = {"days": 10}
+    for count, folder in enumerate((tmp_path / "1", tmp_path / "2")):
+        evidence.export({"days": 14, "mails_before": count}, str(folder), ["days", "mails_before"])
+        evidence.load(mine, str(folder), ["days", "mails_before"])
+        assert (mine["days"], mine["mails_before"]) == (10, count)
+
+
+def test_what_is_not_data_fails_the_check_that_uses_it(tmp_path):
+    loaded = roundtrip({"f": lambda: 1, "conn": object()}, tmp_path, ["f", "conn", "never"])
+    for name in ("f", "conn"):
+        with pytest.raises(CheckFailed, match=f"`{name}` is a"):
+            loaded[name]()
+    with pytest.raises(CheckFailed, match="never defined"):
+        _ = loaded["never"] == 3
+
+
+def test_a_class_outside_the_workbook_is_never_imported(tmp_path):
+    index = {"x": {"kind": "value", "value": {"__type__": "dataclass", "class": "os.system",
+                                               "fields": {"a": 1}}}}
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    loaded: dict = {}
+    evidence.load(loaded, str(tmp_path), ["x"])
+    assert vars(loaded["x"]) == {"a": 1}
+
+
+@pytest.mark.parametrize("attack", ["link-index", "link-folder", "huge", "not-json", "list"])
+def test_planted_evidence_is_refused(tmp_path, attack):
+    folder = tmp_path / "evidence"
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"x": {"kind": "value", "value": "secret"}}))
+    folder.mkdir()
+    if attack == "link-index":
+        (folder / "index.json").symlink_to(secret)
+    elif attack == "link-folder":
+        folder.rmdir()
+        folder.symlink_to(tmp_path)
+    elif attack == "huge":
+        with open(folder / "index.json", "wb") as f:
+            f.truncate(evidence.MAX_JSON_BYTES + 1)
+    else:
+        (folder / "index.json").write_text("[1]" if attack == "list" else "{nope")
+    loaded: dict = {}
+    with pytest.raises((OSError, ValueError)):
+        evidence.load(loaded, str(folder), ["x"])
+    assert "x" not in loaded
+
+
+# --- the checker runs none of the learner's code -----------------------------------------
+
+
+def test_the_checker_refuses_the_learners_modules_and_programs(tmp_path):
+    learner = tmp_path / "learner"
+    learner.mkdir()
+    (learner / "json_helper.py").write_text("print('learner code ran')")
+    (learner / "run.py").write_text("print('learner code ran')")
+    code = f"""
+import subprocess, sys
+sys.path.insert(0, {str(learner)!r})
+from workbook.grading import checker
+checker.guard({str(learner)!r})
+sys.path.insert(0, {str(learner)!r})  # put back, as a setup cell might
+script = {str(learner / 'run.py')!r}
+for attempt in ("import json_helper", "subprocess.run([sys.executable, script])",
+                "__import__('os').system('sh ' + script)"):
+    try:
+        exec(attempt)
+        print("RAN", attempt)
+    except ImportError as err:
+        print("refused:", err)
+subprocess.run([sys.executable, "-c", "print('a program of its own runs')"],
+               env={{"WHERE": {str(learner)!r}}})
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path).stdout
+    assert "learner code ran" not in out and "RAN" not in out, out
+    assert out.count("refused") == 3 and "a program of its own runs" in out
+
+
+# --- names: what a verdict reads from the learner ----------------------------------------
+
+
+def test_a_verdict_takes_only_what_the_checker_lacks():
+    verdict = ("expected = sales.read(path)\nfor day in days:\n    got = table[day]\n"
+               "checks.expect_equal(n_files, len(expected), 'x')\n%time x = 1")
+    assert names.needed(verdict, {"sales", "path", "days", "checks"}) == ["n_files", "table"]
+
+
+def test_verdict_markers(tmp_path):
+    def cell(source, role="check"):
+        return nbformat.from_dict({"id": "c", "cell_type": "code", "source": source,
+                                   "metadata": {"workbook": {"role": role}}, "outputs": []})
+
+    source = "### BEGIN HIDDEN TESTS\nx = f(1)\n### END HIDDEN TESTS\n### VERDICT\nassert x"
+    assert markers.split_check(source, "c") == (
+        "### BEGIN HIDDEN TESTS\nx = f(1)\n### END HIDDEN TESTS", "assert x")
+    assert markers.strip_cell(cell(source), "c") == "assert x"  # nothing left above it
+    assert markers.split_check("assert x", "c") == ("", "assert x")
+    for bad, role, message in [("### VERDICT\n### VERDICT", "check", "more than one"),
+                               ("x\n### VERDICT", "solution", "belongs in a check cell"),
+                               ("### BEGIN HIDDEN TESTS\n### VERDICT\n### END HIDDEN TESTS",
+                                "check", "inside a hidden-tests block"),
+                               ("# ## VERDICT", "check", "malformed marker")]:
+        with pytest.raises(markers.MarkerError, match=message):
+            markers.strip_cell(cell(bad, role), "c")
+
+
+# --- reports -----------------------------------------------------------------------------
+
+
+def result(**changes) -> grade.GradeResult:
+    base = grade.GradeResult(learner="a", submission="s.ipynb", notebook=ORIENTATION,
+                             graded=True, score=1, max_score=2, exercises=[
+                                 {"exercise": "e", "points": 1, "max_points": 2,
+                                  "status": "failed", "feedback": "x"}])
+    for key, value in changes.items():
+        setattr(base, key, value)
+    return base
+
+
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
+                                  "[click](javascript:alert(1))", "a | b\n# heading",
+                                  "![x](http://evil/)", "`code` *bold* _it_"])
+def test_feedback_escapes_learner_text_in_every_format(text):
+    r = result(learner=text, notes=[text])
+    r.exercises[0]["feedback"] = text
+    page, summary = report.feedback_html(r), report.markdown(r)
+    assert "<script" not in page and "<img" not in page
+    assert "<script" not in summary and "<img" not in summary
+    assert not re.search(r"(?<!\\)\]\(", summary)  # no link or image survives
+    assert "\n# heading" not in summary and "`code`" not in summary
+    gradebook = report.gradebook_html(*report.gradebook_rows([r]), [r])
+    assert "<script" not in gradebook and "<img" not in gradebook
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/../b", "", "<b>", "x" * 300, "=cmd()"])
+def test_file_names_from_learner_names_are_safe(name, tmp_path):
+    path = report.write_result(result(learner=name), tmp_path)
+    assert path.resolve().is_relative_to(tmp_path.resolve())
+    assert all(part not in (".", "..") for part in path.relative_to(tmp_path).parts)
+
+
+def test_a_gradebook_cell_is_never_a_formula(tmp_path):
+    report.write_gradebook([result(learner="=HYPERLINK(\"http://x\")")], tmp_path)
+    with open(tmp_path / "gradebook.csv", newline="") as f:
+        assert list(csv.reader(f))[1][0] == "'=HYPERLINK(\"http://x\")"
+
+
+# --- a class goes on whatever one grading does -------------------------------------------
+
+
+def test_a_failure_of_the_grader_is_one_learners_row(tmp_path, monkeypatch):
+    for learner in ("ok", "unlucky"):
+        samples.write(samples.blank(ORIENTATION), tmp_path / "roster" / learner, ORIENTATION)
+
+    def run_and_score(result, source_nb, submission, job):
+        if result.learner == "unlucky":
+            raise RuntimeError("the sandbox broke")
+        result.graded = True
+
+    monkeypatch.setattr(grade, "run_and_score", run_and_score)
+    code = roster.main(str(tmp_path / "roster"), str(tmp_path / "out"), None, 2, 30, 60)
+    assert code == roster.EXIT_SOME_UNGRADED
+    rows = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
+    assert len(rows) == 3 and "the grader failed on this submission: RuntimeError" in rows[2]
+
+
+@pytest.mark.slow
+def test_a_failing_prerequisite_is_reported_for_that_learner(tmp_path, monkeypatch):
+    broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0", id="x")])
+    broken.metadata["kernelspec"] = {"name": "wb-learner", "language": "python",
+                                     "display_name": "x"}
+    monkeypatch.setattr(grade, "prerequisites", lambda source_nb: [("earlier", broken)])
+    path = samples.write(samples.correct(ORIENTATION), tmp_path / "me", ORIENTATION)
+    job = grade.Job(paths.SOLUTIONS, grade.sandbox.Limits(cell_timeout_s=60,
+                                                          total_timeout_s=300))
+    r = grade.grade(path, "me", job)
+    assert not r.graded and "prerequisite earlier failed" in r.errors[0], r.errors
+    assert "ZeroDivisionError" in r.errors[0]
+
+
+@pytest.mark.slow
+def test_without_root_the_grade_still_runs_and_says_what_is_missing(tmp_path, monkeypatch):
+    """A learner grading their own work on a laptop: limits only, and a warning in the report."""
+    from workbook.grading import sandbox
+
+    warning = "not run as root: the learner's code could use the network"
+    monkeypatch.setattr(sandbox, "unavailable", lambda: warning)
+    path = samples.write(samples.correct(ORIENTATION), tmp_path / "me", ORIENTATION)
+    job = grade.Job(paths.SOLUTIONS, sandbox.Limits(cell_timeout_s=60, total_timeout_s=300))
+    r = grade.grade(path, "me", job)
+    assert r.score == r.max_score > 0, (r.exercises, r.errors)
+    assert r.warnings == [warning]
+
+
+def test_probe_without_root_warns(monkeypatch):
+    from workbook.grading import sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    box = sandbox.probe(None)
+    assert not box.isolated and "not run as root" in box.warnings[0]
+
+
+def test_slots_are_held_machine_wide(tmp_path, monkeypatch):
+    """Two grading runs on one machine never share a slot (and so never a user)."""
+    from workbook.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "LOCKS", tmp_path)
+    held = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from workbook.grading import sandbox\n"
+        f"sandbox.LOCKS = Path({str(tmp_path)!r})\n"
+        "with sandbox.slot() as n:\n    print(n, flush=True)\n    time.sleep(30)")],
+        stdout=subprocess.PIPE, text=True, cwd=paths.ROOT)
+    try:
+        other = int(held.stdout.readline())
+        with sandbox.slot() as mine:
+            assert mine != other
+    finally:
+        held.kill()
+        held.wait()
