@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from benchmarks import airflow_level, grading, measure, report
-from workbook import datasets, lesson, paths, runner, sales
+from workbook import course, datasets, lesson, paths, runner, sales
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"  # gitignored: everything the runs generate
@@ -41,7 +41,7 @@ def sales_day() -> Path:
 
 def empty_notebook() -> Path:
     """A notebook that does nothing in the beginner kernel: its run time is pure start-up."""
-    first = next((paths.SOLUTIONS / "01_beginner").glob("*.ipynb"))
+    first = course.lessons("01_beginner")[0].path()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")])
     nb.metadata["kernelspec"] = nbformat.read(first, as_version=4).metadata["kernelspec"]
     path = DATA / "empty.ipynb"
@@ -62,7 +62,7 @@ def notebook_times() -> tuple[float, dict[str, float]]:
     startup = run(empty_notebook(), {})
     print(f"  empty notebook (kernel start-up): {startup:.1f} s", flush=True)
     times = {}
-    for nb in sorted((paths.SOLUTIONS / "01_beginner").glob("*.ipynb")):
+    for nb in [declared.path() for declared in course.lessons("01_beginner")]:
         times[nb.stem] = run(nb, {"workspace": str(WORKSPACE)})
         print(f"  {nb.stem}: {times[nb.stem]:.1f} s", flush=True)
     return startup, times

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks import measure
-from workbook import airflow_home, airflow_lesson, dagfiles, lesson, paths, runner, services
+from workbook import airflow_home, airflow_lesson, course, dagfiles, lesson, paths, runner, services
 from workbook.services.base import free_port, stop_group
 from workbook.waiting import wait_for
 
@@ -62,7 +62,7 @@ def notebook_times(workspace: Path) -> dict[str, float]:
     workspace.mkdir(parents=True)
     os.environ[lesson.WORKSPACE_VARIABLE] = str(workspace)
     times = {}
-    for nb in sorted((paths.SOLUTIONS / LEVEL).glob("*.ipynb")):
+    for nb in [declared.path() for declared in course.lessons(LEVEL)]:
         times[nb.stem] = measure.timed(lambda nb=nb: runner.run_notebook(
             nb, {"workspace": str(workspace)}, workspace.parent / "runs" / nb.name))
         print(f"  {nb.stem}: {times[nb.stem]:.1f} s", flush=True)

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from workbook import build, markers
+from workbook import build, markers, paths
 
 
 def cell(source, role=None, cell_type="code", cell_id="c1"):
@@ -88,8 +88,6 @@ def test_committed_notebooks_match_the_build():
 
 
 def test_check_reports_a_stale_student_notebook(tmp_path, monkeypatch):
-    from workbook import paths
-
     solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
     (solutions / "lvl").mkdir(parents=True)
     (notebooks / "lvl").mkdir(parents=True)
@@ -107,3 +105,12 @@ def test_check_reports_a_stale_student_notebook(tmp_path, monkeypatch):
     build.build_all(check=False)
     assert build.build_all(check=True) == ["notebooks/lvl/orphan.ipynb has no source in "
                                            "solutions/"]
+
+
+def test_a_solution_the_course_does_not_declare_is_reported(tmp_path, monkeypatch):
+    solutions = tmp_path / "solutions"
+    (solutions / "lvl").mkdir(parents=True)
+    nbformat.write(notebook(), solutions / "lvl" / "stray.ipynb")
+    monkeypatch.setattr(paths, "SOLUTIONS", solutions)
+    monkeypatch.setattr(build, "solution_notebooks", lambda: [])
+    assert build.undeclared() == ["solutions/lvl/stray.ipynb is not declared in workbook/course.py"]

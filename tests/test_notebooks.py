@@ -8,10 +8,10 @@ import nbformat
 import papermill as pm
 import pytest
 
-from workbook import build, paths
+from workbook import course, paths
 
-LEVELS = sorted({p.relative_to(paths.SOLUTIONS).parts[0] for p in build.solution_notebooks()})
-STUDENT = sorted(paths.NOTEBOOKS.rglob("*.ipynb"))
+LEVELS = [level.name for level in course.LEVELS]
+STUDENT = [lesson.path(paths.NOTEBOOKS) for lesson in course.lessons()]
 
 
 def sanitize_file(tmp_path) -> str:

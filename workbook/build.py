@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import markers, paths
+from workbook import course, markers, paths
 
 # Notebook-level metadata a student notebook keeps; the rest (papermill, widgets...) goes.
 KEPT_METADATA = ("kernelspec", "language_info", "workbook")
@@ -19,8 +19,17 @@ class AuthoringError(ValueError):
     """A solution notebook breaks a convention (marker, parameters cell, kernel, cell ids)."""
 
 
-def solution_notebooks(root: Path = paths.SOLUTIONS) -> list[Path]:
-    return sorted(p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+def solution_notebooks() -> list[Path]:
+    """The solution notebook of every declared lesson, in course order."""
+    return [lesson.path() for lesson in course.lessons()]
+
+
+def undeclared() -> list[str]:
+    """Solution notebooks that workbook/course.py does not declare (so nothing builds them)."""
+    declared = set(solution_notebooks())
+    return [f"solutions/{p.relative_to(paths.SOLUTIONS)} is not declared in workbook/course.py"
+            for p in sorted(paths.SOLUTIONS.rglob("*.ipynb"))
+            if ".ipynb_checkpoints" not in p.parts and p not in declared]
 
 
 def validate(nb, name: str) -> None:
@@ -76,7 +85,7 @@ def build_all(check: bool = False, out: Path | None = None) -> list[str]:
     """Write (or with `check`, compare) every student notebook into `out` (notebooks/ by
     default; the learners' CI builds pristine copies elsewhere); returns the problems found."""
     out = out or paths.NOTEBOOKS
-    problems, expected = [], set()
+    problems, expected = undeclared(), set()
     for source in solution_notebooks():
         rel = source.relative_to(paths.SOLUTIONS)
         target = out / rel

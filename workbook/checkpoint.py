@@ -2,7 +2,7 @@
 lessons it builds on (its metadata lists them under `workbook.requires`).
 
 For a learner who fell behind (`workbook checkpoint NOTEBOOK`), and for the grader, which
-prepares each learner's scratch workspace the same way before running their notebook.
+runs the same lessons (in its sandbox) before each learner's notebook.
 """
 
 import sys
@@ -11,13 +11,17 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import paths, runner
+from workbook import course, paths, runner
 
 
-def required(notebook: Path) -> list[Path]:
-    """The solution notebooks a notebook builds on, in order."""
-    keys = nbformat.read(notebook, as_version=4).metadata.get("workbook", {}).get("requires", [])
-    return [paths.SOLUTIONS / f"{key}.ipynb" for key in keys]
+def required(nb) -> list[course.Lesson]:
+    """The lessons a notebook builds on, in order: declared lessons only."""
+    keys = nb.metadata.get("workbook", {}).get("requires", [])
+    lessons = [course.find(key) for key in keys]
+    if None in lessons:
+        unknown = [key for key, lesson in zip(keys, lessons, strict=True) if lesson is None]
+        raise ValueError(f"it requires {unknown}, which are no lessons of this course")
+    return lessons
 
 
 def prepare(notebook: Path, workspace: Path) -> list[str]:
@@ -25,10 +29,10 @@ def prepare(notebook: Path, workspace: Path) -> list[str]:
     workspace.mkdir(parents=True, exist_ok=True)
     done = []
     with tempfile.TemporaryDirectory() as scratch:
-        for source in required(notebook):
-            runner.run_notebook(source, {"workspace": str(workspace)},
-                                Path(scratch) / source.name)
-            done.append(source.stem)
+        for lesson in required(nbformat.read(notebook, as_version=4)):
+            runner.run_notebook(lesson.path(), {"workspace": str(workspace)},
+                                Path(scratch) / f"{lesson.name}.ipynb")
+            done.append(lesson.name)
     return done
 
 

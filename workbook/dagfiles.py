@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import markers, paths
+from workbook import course, markers
 
 WRITEFILE = re.compile(r"^%%writefile (?:-a )?\{(?P<folder>\w+)\}/(?P<name>\S+)\n")
 FOLDERS = {"dags": "", "incident": "incident/"}  # notebook variable -> place in the dags folder
@@ -16,7 +16,7 @@ FOLDERS = {"dags": "", "incident": "incident/"}  # notebook variable -> place in
 
 def writefile_cells(key: str) -> Iterator[tuple[str, str]]:
     """(path in the dags folder, text) of each DAG-folder file a lesson writes, in order."""
-    nb = nbformat.read(paths.SOLUTIONS / f"{key}.ipynb", as_version=4)
+    nb = nbformat.read(course.find(key).path(), as_version=4)
     for cell in nb.cells:
         match = WRITEFILE.match(cell.source) if cell.cell_type == "code" else None
         if match and match["folder"] in FOLDERS:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import course, paths
+from workbook import checkpoint, paths
 from workbook.grading import assemble, identify, sandbox, score
 
 
@@ -122,14 +122,9 @@ def folders(box: sandbox.Sandbox, areas: Areas) -> list:
 
 
 def prerequisites(source_nb) -> list:
-    """The solution notebooks the lesson builds on (declared lessons only), for the learner's
-    kernel."""
-    keys = source_nb.metadata.get("workbook", {}).get("requires", [])
+    """(key, notebook) of the solutions the lesson builds on, for the learner's kernel."""
     found = []
-    for key in keys:
-        lesson = course.find(key)
-        if lesson is None:
-            raise ValueError(f"the source requires {key!r}, which is no lesson of this course")
+    for lesson in checkpoint.required(source_nb):
         nb = nbformat.read(lesson.path(), as_version=4)
         nb.metadata["kernelspec"] = {"name": assemble.LEARNER_KERNEL, "language": "python",
                                      "display_name": assemble.LEARNER_KERNEL}
