@@ -138,7 +138,10 @@ GRADING_METHOD = """### Grading
 
 - **One submission**: a correct submission of `01_extract_transform` (built by
   `workbook.grading.samples`), graded by `python -m workbook grade FILE` in a fresh process, as
-  root, so in the full sandbox (namespaces, unprivileged kernel, limits); 3 runs, median.
+  root, so in the full sandbox (allow-list root, namespaces, the learner's kernel and the
+  checker as two unprivileged users, limits); 3 runs, median. The checker starts beside the
+  learner's kernel and runs the lesson's setup again, with its own data: that is most of what
+  grading adds to a plain run.
 - **A class of 30**: six learners each handing in the five beginner lessons, graded by one
   `python -m workbook grade FOLDER` (one worker per core); lesson 04 also runs the solution of
   lesson 03 first (its checkpoint), as grading always does.

@@ -20,16 +20,6 @@ from workbook.grading import evidence, grade, identify, names, report, roster, s
 ORIENTATION = "01_beginner/00_orientation"
 
 
-# --- the course's declaration ------------------------------------------------------------
-
-
-def test_the_declaration_lists_exactly_the_solution_notebooks():
-    on_disk = sorted(str(p.relative_to(paths.SOLUTIONS).with_suffix(""))
-                     for p in paths.SOLUTIONS.rglob("*.ipynb")
-                     if ".ipynb_checkpoints" not in p.parts)
-    assert sorted(course.lesson_keys()) == on_disk
-
-
 # --- identity: a lesson of the declaration, never a path ---------------------------------
 
 
