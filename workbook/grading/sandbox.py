@@ -209,15 +209,11 @@ def _read_only(path: str) -> list[str]:
 
 def root_script(limits: Limits) -> str:
     """The shell steps (run as root in the new namespaces) that build the sandbox's root in
-    $R and start the command in it."""
-    steps = ["set -e", "ip link set lo up",
-             "mount -t tmpfs -o size=8m,mode=0755 wb-root \"$R\""]
-    for path in [*map(Path, SYSTEM), *visible_paths()]:
-        if path.is_symlink():
-            steps.append(f"ln -s '{path.readlink()}' {_in_root(path)}")
-        elif path.is_dir():
-            steps += _read_only(str(path))
-    steps += [
+    $R and start the command in it. The sandbox's own mounts come first, the read-only views
+    of the machine after, so that a repository under /tmp stays visible above the new /tmp."""
+    steps = [
+        "set -e", "ip link set lo up",
+        "mount -t tmpfs -o size=8m,mode=0755 wb-root \"$R\"",
         "mkdir -p " + " ".join(_in_root(p) for p in ("/dev", "/proc", "/tmp", "/var",
                                                       LEARNER_AREA, CHECKER_AREA, GRADER_AREA)),
         "mount -t tmpfs -o size=1m,mode=0755 wb-dev \"$R/dev\"",
@@ -233,11 +229,15 @@ def root_script(limits: Limits) -> str:
         f"\"$R{CHECKER_AREA}\"",
         f"mkdir -m 1777 \"$R{LEARNER_AREA}/tmp\" && mount --bind \"$R{LEARNER_AREA}/tmp\" "
         "\"$R/tmp\"",
-        "ln -s /tmp \"$R/var/tmp\"",
         f"mount --bind \"$PRIVATE\" \"$R{GRADER_AREA}\"",
-        "cd /",
-        'exec chroot "$R" "$@"',
     ]
+    for path in [*map(Path, SYSTEM), *visible_paths()]:
+        if path.is_symlink():
+            steps.append(f"ln -s '{path.readlink()}' {_in_root(path)}")
+        elif path.is_dir():
+            steps += _read_only(str(path))
+    steps += ["[ -e \"$R/var/tmp\" ] || ln -s /tmp \"$R/var/tmp\"", "cd /",
+              'exec chroot "$R" "$@"']
     return "\n".join(steps)
 
 
