@@ -224,10 +224,15 @@ def dagbag(folder: Path):
         logging.disable(logging.NOTSET)
 
 
+def import_error_line(error) -> str:
+    """The last line of a DagBag import error: the exception and its message."""
+    return (str(error).strip().splitlines() or [""])[-1]
+
+
 def describe_dags(bag) -> dict:
     """A DagBag's DAGs as data, which a check can judge apart from the DAG code: each file's
     import error (its last line), and each DAG's settings and tasks."""
-    errors = {Path(path).name: (str(error).strip().splitlines() or [""])[-1]
+    errors = {Path(path).name: import_error_line(error)
               for path, error in bag.import_errors.items()}
     return {"import_errors": errors,
             "dags": {dag_id: describe_dag(dag) for dag_id, dag in sorted(bag.dags.items())}}

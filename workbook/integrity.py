@@ -42,8 +42,8 @@ def airflow(folder: Path) -> dict[str, list[str]]:
     bag = airflow_lesson.dagbag(folder)
     found = {str(p.relative_to(folder)): [] for p in sorted(folder.rglob("*.py"))}
     for path, error in bag.import_errors.items():
-        last = (str(error).strip().splitlines() or [""])[-1]
-        found[str(Path(path).relative_to(folder))].append(f"does not import: {last}")
+        found[str(Path(path).relative_to(folder))].append(
+            f"does not import: {airflow_lesson.import_error_line(error)}")
     for dag in bag.dags.values():
         path = Path(dag.fileloc)
         found[str(path.relative_to(folder))] += dag_problems(dag, path)

@@ -60,6 +60,13 @@ def _code(source: str, cell_id: str, tag: str | None = None):
     return cell
 
 
+def _copy(cell):
+    """A source cell as it runs: its source, id and metadata (tags, workbook role)."""
+    new = _code(cell.source, cell.id)
+    new.metadata = copy.deepcopy(cell.metadata)
+    return new
+
+
 def index_submission(submission, source_ids: set[str]) -> tuple[dict, dict, dict]:
     """Submitted cells by id; learner-added code cells by the id of the cell they follow; and
     copies of exercise cells (a duplicated cell gets a new id but keeps the metadata)."""
@@ -115,7 +122,7 @@ def notebook(source_nb, cells: list, kernel: str, parameters: dict):
     return parameterize_notebook(nb, parameters, report_mode=False)
 
 
-def evidence_cells(check: Check, evidence: str, folder: str) -> tuple[list, list]:
+def evidence_cells(check: Check, evidence: str, folder: str) -> tuple[list, object]:
     """The learner's cells of a check (its evidence, the export) and the checker's (the load)."""
     module = "from workbook.grading import evidence as _wb_evidence\n"
     learner = [_code(evidence, check.evidence_id)] if check.evidence_id else []
@@ -123,7 +130,7 @@ def evidence_cells(check: Check, evidence: str, folder: str) -> tuple[list, list
                          f"{list(check.reads)!r})", check.export_id, GRADER_TAG))
     load = _code(f"{module}_wb_evidence.load(globals(), {folder!r}, {list(check.reads)!r})",
                  check.load_id, GRADER_TAG)
-    return learner, [load]
+    return learner, load
 
 
 def assemble(source_nb, submission, parameters: dict, evidence_root: str,
@@ -138,15 +145,15 @@ def assemble(source_nb, submission, parameters: dict, evidence_root: str,
     trusted = [c for c in source_nb.cells if c.cell_type == "code" and (
         markers.role(c) == "setup" or "parameters" in c.metadata.get("tags", []))]
     known = set(parameters).union(*(names.defined(c.source) for c in trusted))
+    trusted_ids = {c.id for c in trusted}
     for cell in source_nb.cells:
         role, exercise = markers.role(cell), markers.exercise(cell)
         submitted = by_id.get(cell.id)
         if cell.cell_type != "code":
             continue
-        if cell in trusted:
-            learner_cells.append(_code(cell.source, cell.id))
-            learner_cells[-1].metadata = copy.deepcopy(cell.metadata)
-            checker_cells.append(copy.deepcopy(learner_cells[-1]))
+        if cell.id in trusted_ids:
+            learner_cells.append(_copy(cell))
+            checker_cells.append(_copy(cell))
         elif role == "solution":
             answer = chosen_answer(cell, submitted, copies.get((role, exercise), []), notes)
             answers[exercise] = cell.id
@@ -161,12 +168,11 @@ def assemble(source_nb, submission, parameters: dict, evidence_root: str,
                           tuple(names.needed(verdict, known)))
             learner, load = evidence_cells(check, evidence, f"{evidence_root}/{len(checks)}")
             learner_cells += learner
-            verdicts += [*load, _code(verdict, cell.id)]
+            verdicts += [load, _code(verdict, cell.id)]
             known |= names.defined(verdict)
             checks.append(check)
         else:
-            learner_cells.append(_code(cell.source, cell.id))
-            learner_cells[-1].metadata = copy.deepcopy(cell.metadata)
+            learner_cells.append(_copy(cell))
         learner_cells += [_code(extra.source, f"wb-added-{len(learner_cells)}-{n}")
                           for n, extra in enumerate(added.get(cell.id, []))
                           if isinstance(extra.get("source"), str)]

@@ -33,7 +33,8 @@ class NotData(ValueError):
 
 
 class _Placeholder:
-    """Fails every use with `_message()`; equal to nothing."""
+    """Fails every use with `_message()`, comparisons included: a verdict never mistakes it for
+    a value."""
 
     def _message(self) -> str:
         raise NotImplementedError

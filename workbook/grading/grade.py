@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import checkpoint, paths
+from workbook import checkpoint, lesson, paths, services
 from workbook.grading import assemble, identify, sandbox, score
 
 
@@ -73,31 +73,34 @@ class Areas:
     def evidence(self) -> Path:
         return self.work / ".evidence"
 
+    @property
+    def checker_home(self) -> Path:
+        return self.checker / "home"
+
 
 def owner(who: sandbox.Identity | None) -> list[int] | None:
     return [who.uid, who.gid] if who else None
 
 
+def kernel_environ(python: str, home: Path, state: Path, tmp: Path) -> dict[str, str]:
+    """What every grading kernel gets: its home, its tools' state under `state`, its /tmp."""
+    return {"PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home),
+            "TMPDIR": str(tmp), services.STATE_VARIABLE: str(state / "services"),
+            "IPYTHONDIR": str(state / "ipython"), "MPLCONFIGDIR": str(state / "mpl"),
+            "JUPYTER_DATA_DIR": str(state / "jupyter"),
+            "JUPYTER_CONFIG_DIR": str(state / "jupyter")}
+
+
 def kernels(python: str, box: sandbox.Sandbox, limits: sandbox.Limits, areas: Areas) -> dict:
     """The two kernels' specs: commands, users, environments, folders."""
-    work, home = areas.work, areas.checker / "home"
-    common = {"PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin"}
-    learner_env = {**common, "HOME": str(work), "TMPDIR": "/tmp" if box.isolated else
-                   str(work / ".state" / "tmp"),
-                   "WORKBOOK_WORKSPACE": str(work / "workspace"),
-                   "WORKBOOK_SERVICES_DIR": str(work / ".state" / "services"),
-                   "IPYTHONDIR": str(work / ".state" / "ipython"),
-                   "MPLCONFIGDIR": str(work / ".state" / "mpl"),
-                   "JUPYTER_DATA_DIR": str(work / ".state" / "jupyter"),
-                   "JUPYTER_CONFIG_DIR": str(work / ".state" / "jupyter")}
-    checker_env = {**common, "HOME": str(home), "TMPDIR": str(home / "tmp"),
-                   "WORKBOOK_CHECKER": "1", "WORKBOOK_WORKSPACE": str(work / "workspace"),
-                   "WORKBOOK_DATA_ROOT": str(home / "data"),
-                   "WORKBOOK_SERVICES_DIR": str(home / "services"),
-                   "WORKBOOK_LEARNER_SERVICES_DIR": learner_env["WORKBOOK_SERVICES_DIR"],
-                   "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "mpl"),
-                   "JUPYTER_DATA_DIR": str(home / "jupyter"),
-                   "JUPYTER_CONFIG_DIR": str(home / "jupyter")}
+    work, home = areas.work, areas.checker_home
+    workspace = {lesson.WORKSPACE_VARIABLE: str(work / "workspace")}
+    learner_env = {**kernel_environ(python, work, work / ".state", Path("/tmp") if box.isolated
+                                    else work / ".state" / "tmp"), **workspace}
+    checker_env = {**kernel_environ(python, home, home, home / "tmp"), **workspace,
+                   lesson.CHECKER_VARIABLE: "1", lesson.DATA_ROOT_VARIABLE: str(home / "data"),
+                   services.LEARNER_SERVICES_VARIABLE:
+                       learner_env[services.STATE_VARIABLE]}
     return {
         "learner": {"name": assemble.LEARNER_KERNEL, "env": learner_env, "home": str(work),
                     "argv": sandbox.learner_kernel_argv(python, box, limits),
@@ -113,7 +116,7 @@ def kernels(python: str, box: sandbox.Sandbox, limits: sandbox.Limits, areas: Ar
 def folders(box: sandbox.Sandbox, areas: Areas) -> list:
     """(path, owner, mode) of each folder the client creates before the kernels start: the
     learner's are group-readable (the checker reads its evidence), the checker's private."""
-    work, home = areas.work, areas.checker / "home"
+    work, home = areas.work, areas.checker_home
     learner = [(work / sub, owner(box.learner), 0o2750) for sub in (
         "", "workspace", ".evidence", ".state", ".state/runtime", ".state/tmp")]
     checker = [(home / sub, owner(box.checker), 0o700) for sub in (
@@ -124,11 +127,11 @@ def folders(box: sandbox.Sandbox, areas: Areas) -> list:
 def prerequisites(source_nb) -> list:
     """(key, notebook) of the solutions the lesson builds on, for the learner's kernel."""
     found = []
-    for lesson in checkpoint.required(source_nb):
-        nb = nbformat.read(lesson.path(), as_version=4)
+    for required in checkpoint.required(source_nb):
+        nb = nbformat.read(required.path(), as_version=4)
         nb.metadata["kernelspec"] = {"name": assemble.LEARNER_KERNEL, "language": "python",
                                      "display_name": assemble.LEARNER_KERNEL}
-        found.append((lesson.key, nb))
+        found.append((required.key, nb))
     return found
 
 
@@ -237,9 +240,9 @@ def grade(path: Path, learner: str, job: Job) -> GradeResult:
     result = GradeResult(learner=learner, submission=str(path))
     try:
         submission = identify.read_submission(path)
-        lesson, notes = identify.lesson_for(submission, path)
-        result.notebook, result.notes = lesson.key, notes
-        source_nb = nbformat.read(identify.source_path(lesson, job.source_root), as_version=4)
+        answered, notes = identify.lesson_for(submission, path)
+        result.notebook, result.notes = answered.key, notes
+        source_nb = nbformat.read(identify.source_path(answered, job.source_root), as_version=4)
         result.parameters = source_nb.metadata.get("workbook_grading", {}).get("parameters", {})
         run_and_score(result, source_nb, submission, job)
     except identify.SubmissionError as err:

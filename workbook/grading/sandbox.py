@@ -82,7 +82,6 @@ class Sandbox:
     """What this machine allows; `warnings` go into every report graded without it."""
 
     isolated: bool
-    slot: int | None = None
     learner: Identity | None = None
     checker: Identity | None = None
     warnings: list[str] = field(default_factory=list)
@@ -161,7 +160,7 @@ def probe(number: int | None) -> Sandbox:
     if why := unavailable():
         return Sandbox(False, warnings=[why])
     learner, checker = identities(number)
-    return Sandbox(True, number, learner, checker)
+    return Sandbox(True, learner, checker)
 
 
 def drop_to(who: Identity | None) -> list[str]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from workbook import paths
 from workbook.services import base, postgres
-from workbook.services.base import Endpoint, ServiceError
+from workbook.services.base import STATE_VARIABLE, Endpoint, ServiceError
 
-__all__ = ["Endpoint", "ServiceError", "running", "start", "status", "stop"]
+__all__ = ["STATE_VARIABLE", "Endpoint", "ServiceError", "running", "start", "status", "stop"]
 NAMES = ("postgres", "weather", "smtp")
 MAILDIR = "mail"  # the SMTP sink's folder, in its state folder
 # The learner's services folder, as the grader's checker sees it (it reads the mail they sent).

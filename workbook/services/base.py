@@ -13,7 +13,8 @@ from workbook import paths
 from workbook.waiting import wait_for
 
 # Overridable so a grading run keeps its own services (its own state, in its own namespaces).
-STATE_DIR = Path(os.environ.get("WORKBOOK_SERVICES_DIR") or paths.STATE / "services")
+STATE_VARIABLE = "WORKBOOK_SERVICES_DIR"
+STATE_DIR = Path(os.environ.get(STATE_VARIABLE) or paths.STATE / "services")
 START_TIMEOUT_S = 60
 
 
