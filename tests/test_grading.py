@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 import pytest
+from mistakes import MISTAKES
 
 from workbook import course, paths
 from workbook.grading import samples
@@ -242,6 +243,8 @@ def build_roster(roster: Path, out: Path, port: int, host_file: Path, evil: Path
         name = Path(key).name
         for kind in ("correct", "blank", "partial"):
             samples.write(getattr(samples, kind)(key), roster / f"{kind}-{name}", key)
+    for mistake in MISTAKES:
+        samples.write(mistake.submission(), roster / mistake.name, mistake.lesson)
     for learner, cells in hostile_cases(port, roster, out, host_file).items():
         samples.write(samples.submission(samples.blank(ORIENTATION), cells), roster / learner,
                       ORIENTATION)
@@ -353,6 +356,14 @@ def test_partial_submission_gets_the_first_exercise(graded, key):
     assert scored[first]["points"] >= samples.first_check_points(key, first)
     assert result["score"] == scored[first]["points"]
     assert {scored[e]["status"] for e in others} <= {"not attempted"}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.name)
+def test_a_plausible_mistake_fails_its_exercise_with_a_hint_naming_it(graded, mistake):
+    result = one(graded, mistake.name, mistake.lesson)
+    scored = by_exercise(result)[mistake.exercise()]
+    assert scored["status"] == "failed", result["exercises"]
+    assert mistake.hint in scored["feedback"], scored["feedback"]
 
 
 def test_hard_coded_answers_pass_visible_checks_by_default(tmp_path):

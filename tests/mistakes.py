@@ -1,0 +1,44 @@
+"""Plausible wrong answers, kept as tests: each must fail its own exercise with a hint that
+names the mistake (issue 10's standard for every lesson).
+
+A mistake is the solution's answer cell with one fragment replaced, so it stays in step with
+the solution: when the fragment is gone from the solution, `submission` says so instead of
+grading a stale case. The grader shows the check's own message, so its feedback is what the
+learner reads under the check cell in JupyterLab.
+"""
+
+from dataclasses import dataclass
+
+from workbook import markers
+from workbook.grading import samples
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str  # a learner name in the roster: unique, short
+    lesson: str  # a course lesson key
+    cell: str  # the id of the answer cell the mistake is made in
+    right: str  # a fragment of the solution's answer ...
+    wrong: str  # ... and what the mistaken learner writes instead
+    hint: str  # words the failed check's message must contain
+
+    def exercise(self) -> str:
+        solution, _ = samples.lesson(self.lesson)
+        return next(markers.exercise(c) for c in solution.cells if c.id == self.cell)
+
+    def submission(self):
+        """The lesson answered correctly, except for this mistake."""
+        solution, student = samples.lesson(self.lesson)
+        answers = samples.answers(solution)
+        if self.right not in answers.get(self.cell, ""):
+            raise ValueError(f"mistake {self.name}: the solution's cell {self.cell} no longer "
+                             f"contains {self.right!r}; update tests/mistakes.py")
+        answers[self.cell] = answers[self.cell].replace(self.right, self.wrong)
+        return samples.submission(student, answers)
+
+
+MISTAKES = (
+    Mistake("no-delete-before-insert", "01_beginner/02_load", "load-day-solution",
+            right='conn.execute("DELETE FROM sales WHERE sale_date = ?", (day.isoformat(),))\n',
+            wrong="", hint="delete the day's rows before inserting them again"),
+)
