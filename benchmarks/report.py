@@ -268,8 +268,8 @@ AIRFLOW_METHOD = """### Intermediate level (Airflow)
 
 NOT_YET = """### Not measured yet
 
-`DESIGN.md` also asks for the orchestrator overhead of Prefect and Dagster; they come with the
-advanced level.
+The orchestrator overhead of Prefect and Dagster, measured the same way as Airflow's, comes with
+the advanced level.
 """
 
 

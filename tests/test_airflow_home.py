@@ -1,6 +1,8 @@
 """The intermediate level's AIRFLOW_HOME: migrated once, examples off, and a TaskFlow DAG from
 the dags folder runs with dag.test() in the airflow environment."""
 
+import os
+import sqlite3
 import subprocess
 import textwrap
 
@@ -53,10 +55,20 @@ def home(tmp_path_factory):
 
 
 def test_home_is_migrated_with_examples_off(home):
-    assert (home / "home" / "airflow.db").exists()
+    """The metadata database holds Airflow's schema, and Airflow itself, reading the lesson's
+    variables, parses the dags folder alone (with examples on, it adds three bundles of them)."""
+    with sqlite3.connect(home / "home" / "airflow.db") as db:
+        revision = db.execute("SELECT version_num FROM alembic_version").fetchall()
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    assert len(revision) == 1 and {"dag", "dag_run", "task_instance"} <= tables
     assert airflow_home.migrated_marker(home / "home").read_text().startswith("3.")
-    variables = airflow_home.environ(home / "dags", home / "home")
-    assert variables["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    bundles = ("from airflow.dag_processing.bundles.manager import DagBundlesManager\n"
+               "print('BUNDLES', sorted(b.name for b in "
+               "DagBundlesManager().get_all_dag_bundles()))")
+    result = subprocess.run(
+        [AIRFLOW_PYTHON, "-c", bundles], capture_output=True, text=True, timeout=300,
+        env={**os.environ, **airflow_home.environ(home / "dags", home / "home")})
+    assert "BUNDLES ['dags-folder']" in result.stdout, result.stdout + result.stderr[-3000:]
 
 
 def test_second_activation_does_not_migrate_again(home, monkeypatch):

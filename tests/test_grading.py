@@ -26,7 +26,7 @@ import papermill as pm
 import pytest
 from mistakes import MISTAKES
 
-from workbook import course, paths
+from workbook import course, markers, paths
 from workbook.grading import samples
 
 # The roster takes ten minutes or more on two cores: its fixture gets a longer time-out.
@@ -367,10 +367,15 @@ def test_a_plausible_mistake_fails_its_exercise_with_a_hint_naming_it(graded, mi
 
 
 def test_hard_coded_answers_pass_visible_checks_by_default(tmp_path):
+    """Why the grader changes the parameters: with the lesson's own, hard-coded numbers pass."""
     nb = samples.submission(samples.blank(ORIENTATION), HARD_CODED)
     path = samples.write(nb, tmp_path, ORIENTATION)
     pm.execute_notebook(str(path), str(tmp_path / "out.ipynb"), cwd=str(tmp_path),
                         parameters={"workspace": str(tmp_path / "ws")}, progress_bar=False)
+    ran = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    passed = {markers.exercise(c) for c in ran.cells if markers.role(c) == "check"
+              and any("✅" in o.get("text", "") for o in c.get("outputs", []))}
+    assert passed == set(samples.points(ORIENTATION)), passed
 
 
 def test_hard_coded_answers_fail_when_graded(graded):

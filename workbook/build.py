@@ -33,7 +33,7 @@ def undeclared() -> list[str]:
 
 
 def validate(nb, name: str) -> None:
-    """The conventions every solution notebook follows (see DESIGN.md)."""
+    """The conventions every solution notebook follows (README, "For authors")."""
     kernel = nb.metadata.get("kernelspec", {}).get("name", "")
     if not kernel.startswith(paths.KERNEL_PREFIX):
         raise AuthoringError(f"{name}: kernelspec must name a workbook-<env> kernel, "

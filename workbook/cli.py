@@ -7,6 +7,8 @@ third-party package is installed.
 import argparse
 import sys
 
+from workbook import runner  # standard library only, as `setup` and `doctor` need
+
 
 def _setup(args: argparse.Namespace) -> int:
     from workbook import envs
@@ -44,8 +46,6 @@ def _envfiles(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from workbook import runner
-
     return runner.main(args.notebook, args.params, args.output, args.timeout)
 
 
@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", help="path to a .ipynb (solutions/ or notebooks/ or your own)")
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="parameters (YAML values)")
     p.add_argument("--output", help="where to write the executed notebook (default: runs/...)")
-    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    p.add_argument("--timeout", type=int, default=runner.CELL_TIMEOUT_S,
+                   help=f"seconds per cell (default {runner.CELL_TIMEOUT_S})")
     p.set_defaults(func=_run)
 
     limits = _grading_limits()

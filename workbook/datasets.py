@@ -9,6 +9,7 @@ inconsistently cased categories, stray whitespace and an occasional malformed li
 import argparse
 import datetime as dt
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -160,7 +161,7 @@ def main(args: argparse.Namespace) -> int:
             mess=not args.clean, progress=True,
         )
     except ValueError as err:
-        print(f"workbook datasets: {err}")
+        print(f"workbook datasets: {err}", file=sys.stderr)
         return 2
     print(f"wrote {len(written)} files to {args.out}")
     return 0

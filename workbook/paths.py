@@ -1,7 +1,6 @@
 """Where things live in the repository, and the environment Jupyter tools run with."""
 
 import os
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +68,3 @@ def apply_jupyter_environ() -> None:
     for key in ("JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
         Path(os.environ[key]).mkdir(parents=True, exist_ok=True)
 
-
-def in_base_env() -> bool:
-    return Path(sys.prefix).resolve() == (VENVS / BASE_ENV).resolve()

@@ -28,12 +28,16 @@ def parse_params(pairs: list[str], known: dict) -> dict:
     return params
 
 
+CELL_TIMEOUT_S = 600  # a lesson's slowest cell (an Airflow run) takes about a minute here
+
+
 def default_output(notebook: Path) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return paths.RUNS / f"{notebook.stem}-{stamp}.ipynb"
 
 
-def run_notebook(notebook: Path, params: dict, output: Path, timeout: int = 600) -> Path:
+def run_notebook(notebook: Path, params: dict, output: Path,
+                 timeout: int = CELL_TIMEOUT_S) -> Path:
     """Execute `notebook` in the kernel its metadata names; raises RunError on a failed cell."""
     import papermill as pm
 

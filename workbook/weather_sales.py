@@ -6,6 +6,7 @@ benchmark can time the same steps without an orchestrator. Every step validates 
 and raises a `SourceError` naming what is wrong before anything is written.
 """
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -131,24 +132,37 @@ def join(sales: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
 def load(warehouse: Path, day: str, frame: pd.DataFrame) -> int:
     """Replace `day`'s rows in the warehouse in one transaction: re-running a day leaves one
     copy, and a failure leaves the previous rows untouched. Returns the rows loaded."""
-    import duckdb
-
     if set(frame["sale_date"].astype(str)) != {day}:
         raise SourceError(f"the rows to load are not all for {day}")
+    with _transaction(warehouse) as con:
+        con.execute(f"DELETE FROM {WAREHOUSE_TABLE} WHERE sale_date = ?", [day])
+        _insert(con, frame)
+    return len(frame)
+
+
+@contextlib.contextmanager
+def _transaction(warehouse: Path, schemas: tuple[str, ...] = (WAREHOUSE_SCHEMA,)):
+    """A connection to the warehouse (`schemas` created) inside one transaction: committed when
+    the block ends, rolled back if it raises."""
+    import duckdb
+
     Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(WAREHOUSE_SCHEMA)
+        for schema in schemas:
+            con.execute(schema)
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(f"DELETE FROM {WAREHOUSE_TABLE} WHERE sale_date = ?", [day])
-            con.register("incoming", frame)
-            con.execute(f"INSERT INTO {WAREHOUSE_TABLE} SELECT {', '.join(WAREHOUSE_COLUMNS)} "
-                        "FROM incoming")
+            yield con
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
-    return len(frame)
+
+
+def _insert(con, frame: pd.DataFrame) -> None:
+    con.register("incoming", frame)
+    con.execute(f"INSERT INTO {WAREHOUSE_TABLE} SELECT {', '.join(WAREHOUSE_COLUMNS)} "
+                "FROM incoming")
 
 
 def store_records(rows: Iterable) -> list[dict]:
@@ -167,32 +181,19 @@ def load_stores(warehouse: Path, day: str, rows: list[dict], failures: list[dict
     """Replace the day's rows of the stores in `rows`, and record `failures` ({store_id,
     error}) as dead letters, in one transaction; a store that loads clears its dead letter.
     Returns the rows loaded."""
-    import duckdb
-
     frame = pd.DataFrame(rows, columns=list(WAREHOUSE_COLUMNS))
     frame["sale_date"] = pd.to_datetime(frame["sale_date"]).dt.date
     if rows and set(frame["sale_date"].astype(str)) != {day}:
         raise SourceError(f"the rows to load are not all for {day}")
     stores = [int(r["store_id"]) for r in [*rows, *failures]]
-    Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute(WAREHOUSE_SCHEMA)
-        con.execute(DEAD_LETTER_SCHEMA)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table in (WAREHOUSE_TABLE, DEAD_LETTER_TABLE):
-                con.execute(f"DELETE FROM {table} WHERE sale_date = ? AND list_contains(?, "
-                            "store_id)", [day, stores])
-            con.register("incoming", frame)
-            con.execute(f"INSERT INTO {WAREHOUSE_TABLE} SELECT {', '.join(WAREHOUSE_COLUMNS)} "
-                        "FROM incoming")
-            for failure in failures:
-                con.execute(f"INSERT INTO {DEAD_LETTER_TABLE} VALUES (?, ?, ?)",
-                            [day, int(failure["store_id"]), str(failure["error"])])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+    with _transaction(warehouse, (WAREHOUSE_SCHEMA, DEAD_LETTER_SCHEMA)) as con:
+        for table in (WAREHOUSE_TABLE, DEAD_LETTER_TABLE):
+            con.execute(f"DELETE FROM {table} WHERE sale_date = ? AND list_contains(?, "
+                        "store_id)", [day, stores])
+        _insert(con, frame)
+        for failure in failures:
+            con.execute(f"INSERT INTO {DEAD_LETTER_TABLE} VALUES (?, ?, ?)",
+                        [day, int(failure["store_id"]), str(failure["error"])])
     return len(frame)
 
 
