@@ -14,7 +14,16 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks import measure
-from workbook import airflow_home, airflow_lesson, course, dagfiles, lesson, paths, runner, services
+from workbook import (
+    airflow_home,
+    airflow_lesson,
+    course,
+    lesson,
+    lesson_files,
+    paths,
+    runner,
+    services,
+)
 from workbook.services.base import free_port, stop_group
 from workbook.waiting import wait_for
 
@@ -73,7 +82,7 @@ def overhead(data: Path) -> tuple[dict, measure.Run]:
     """Warm dag.test() and plain-Python seconds per day, and the whole process's peak memory."""
     workspace = data / "airflow-overhead"
     shutil.rmtree(workspace, ignore_errors=True)
-    dagfiles.write(dagfiles.dag_files([f"{LEVEL}/03_the_dag"]), workspace / "dags")
+    lesson_files.write(lesson_files.files([f"{LEVEL}/03_the_dag"]), workspace / "dags")
     out = data / "airflow-overhead.json"
     days = airflow_lesson.window()[:DAYS + 1]
     run = measure.run_process([paths.venv_python(airflow_home.ENV), "-c", OVERHEAD, workspace,
@@ -141,7 +150,7 @@ def standalone_peak(data: Path) -> tuple[float, int]:
     healthy, and the peak resident memory of its process tree over the next half minute."""
     home = data / "airflow-standalone"
     shutil.rmtree(home, ignore_errors=True)
-    dagfiles.write(dagfiles.dag_files([f"{LEVEL}/03_the_dag"]), home / "dags")
+    lesson_files.write(lesson_files.files([f"{LEVEL}/03_the_dag"]), home / "dags")
     port = free_port()
     env = {**os.environ, **airflow_home.environ(home / "dags", home / "home"),
            "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),

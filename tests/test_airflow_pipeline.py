@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook import airflow_home, dagfiles, paths, services
+from workbook import airflow_home, lesson_files, paths, services
 from workbook.retail import STORES
 from workbook.services import postgres
 
@@ -68,7 +68,7 @@ def endpoints():
 @pytest.fixture(scope="module")
 def report(endpoints, tmp_path_factory):
     workspace = tmp_path_factory.mktemp("pipeline")
-    dagfiles.write(dagfiles.dag_files(LESSONS), workspace / "dags")
+    lesson_files.write(lesson_files.files(LESSONS), workspace / "dags")
     result = subprocess.run(
         [str(paths.venv_python(airflow_home.ENV)), "-c", SCENARIOS, str(workspace), DAY,
          OTHER_DAY], capture_output=True, text=True, cwd=paths.ROOT, timeout=600)

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
-from workbook import airflow_home, dagfiles, paths, services
+from workbook import airflow_home, lesson_files, paths, services
 from workbook.services.base import free_port, http_ok, stop_group
 from workbook.waiting import wait_for
 
@@ -41,7 +41,7 @@ def airflow_ui(tmp_path_factory):
     for name in ("postgres", "weather", "smtp"):
         services.start(name)
     workspace = tmp_path_factory.mktemp("airflow-ui")
-    dagfiles.write(dagfiles.dag_files(["02_intermediate/03_the_dag"]), workspace / "dags")
+    lesson_files.write(lesson_files.files(["02_intermediate/03_the_dag"]), workspace / "dags")
     done = subprocess.run([str(paths.venv_python(airflow_home.ENV)), "-c", RUN, str(workspace),
                            DAY], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

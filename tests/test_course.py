@@ -21,7 +21,7 @@ def test_the_readme_curriculum_is_the_declaration():
     course's order; levels still in preparation have no notebook yet."""
     rows = re.findall(r"^\| [^|]*\| `(\d\d_\w+)` \|[^\n]*\| `(workbook-\w+)` \|$",
                       (paths.ROOT / "README.md").read_text(), re.MULTILINE)
-    declared = [(lesson.name, paths.kernel_name(lesson.level.env)) for lesson in course.lessons()]
+    declared = [(lesson.name, lesson.track.kernel) for lesson in course.lessons()]
     assert rows == declared
 
 
@@ -33,3 +33,39 @@ def test_prerequisites_are_declared_lessons_only():
         checkpoint.required(nb)
     nb.metadata["workbook"]["requires"] = ["01_beginner/03_notebook_to_script"]
     assert [lesson.key for lesson in checkpoint.required(nb)] == nb.metadata["workbook"]["requires"]
+
+
+def test_a_track_of_a_level_has_its_own_folder_kernel_and_workspace(tmp_path):
+    prefect = course.Track("03_advanced", "prefect", "prefect", ("01_events",))
+    lesson = course.Lesson(prefect, "01_events")
+    assert lesson.key == "03_advanced/prefect/01_events"
+    assert lesson.path(tmp_path) == tmp_path / "03_advanced" / "prefect" / "01_events.ipynb"
+    assert prefect.workspace(tmp_path) == tmp_path / "03_advanced" / "prefect"
+    assert prefect.kernel == "workbook-prefect"
+
+
+def test_every_lesson_is_found_from_a_copy_of_its_notebook(tmp_path):
+    for lesson in course.lessons():
+        assert course.at(lesson.path(paths.NOTEBOOKS)) == lesson
+    assert course.at(tmp_path / "me" / "02_load.ipynb") is None
+    assert course.at(paths.NOTEBOOKS / "01_beginner" / "99_unknown.ipynb") is None
+
+
+def test_an_unknown_track_is_named_with_the_known_ones():
+    with pytest.raises(ValueError, match="no track of this course; the tracks are: 01_beginner"):
+        course.track("03_advanced/nowhere")
+    from workbook import lesson
+
+    with pytest.raises(ValueError, match="no track"):
+        lesson.workspace_folder("../../etc")
+
+
+def test_checkpoint_refuses_a_notebook_that_is_no_lesson(tmp_path, capsys):
+    from workbook import checkpoint
+
+    assert checkpoint.main(str(tmp_path / "mine.ipynb"), None) == 2
+    assert "is no lesson of this course" in capsys.readouterr().err
+
+
+def test_every_track_has_an_environment_and_every_environment_a_track():
+    assert {track.env for track in course.TRACKS} == set(paths.level_envs())

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from workbook import dagfiles, paths
+from workbook import lesson_files, paths
 from workbook.course import lesson_keys
 
 INTERMEDIATE = lesson_keys("02_intermediate")
@@ -19,23 +19,24 @@ def ruff(folder) -> subprocess.CompletedProcess:
 
 
 def test_every_lesson_writes_dag_files():
-    written = {name for key in INTERMEDIATE for name, _ in dagfiles.writefile_cells(key)}
+    written = {name for key in INTERMEDIATE for name, _ in lesson_files.writefile_cells(key)}
     assert {"store_weather.py", "store_weather_mapped.py", "incident/store_weather_v2.py"} \
         <= written
 
 
 @pytest.mark.parametrize("key", INTERMEDIATE)
 def test_dag_files_pass_ruff_with_the_airflow_rules(key, tmp_path):
-    files = dict(dagfiles.writefile_cells(key))
-    dagfiles.write(files, tmp_path)
+    files = dict(lesson_files.writefile_cells(key))
+    lesson_files.write(files, tmp_path)
     result = ruff(tmp_path)
     assert result.returncode == 0, result.stdout
 
 
 def test_the_air_rules_catch_the_incidents_removed_argument(tmp_path):
-    deployed = next(text for name, text in dagfiles.writefile_cells("02_intermediate/06_debugging")
+    incident = lesson_files.writefile_cells("02_intermediate/06_debugging")
+    deployed = next(text for name, text in incident
                     if name == "incident/store_weather_v2.py")
-    dagfiles.write({"store_weather_v2.py": deployed}, tmp_path)
+    lesson_files.write({"store_weather_v2.py": deployed}, tmp_path)
     result = ruff(tmp_path)
     assert result.returncode == 1
     assert "AIR301 [*] `schedule_interval` is removed in Airflow 3.0" in result.stdout

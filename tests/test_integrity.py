@@ -8,33 +8,42 @@ import subprocess
 
 import pytest
 
-from workbook import airflow_home, course, dagfiles, paths
+from workbook import airflow_home, course, lesson_files, paths
 
 pytestmark = pytest.mark.slow
-# The dags folder of a learner who finished the level: a later version of a file replaces the
-# earlier one (lesson 06's incident DAG ends fixed).
-AIRFLOW_FILES = dagfiles.dag_files(course.lesson_keys("02_intermediate"))
+# Each orchestrated track's folder as a learner who finished it has it: a later version of a
+# file replaces the earlier one (lesson 06's incident DAG ends fixed).
+FILES = {track.folder: lesson_files.files(course.lesson_keys(track.folder))
+         for track in course.TRACKS if track.orchestrator}
+CASES = [(track, name) for track, files in FILES.items() for name in sorted(files)]
+# How each orchestrator's suite runs: the variables it reads before its first import.
+ENVIRON = {"airflow": lambda folder, home: airflow_home.environ(folder, home)}
+AIRFLOW = course.track("02_intermediate")  # the track the suite's negative cases use
 
 
-def integrity(folder, home) -> dict[str, list[str]]:
+def integrity(folder, home, track: course.Track = AIRFLOW) -> dict[str, list[str]]:
+    suite = track.orchestrator.name
     result = subprocess.run(
-        [str(paths.venv_python(airflow_home.ENV)), "-m", "workbook.integrity", "airflow",
-         str(folder)], capture_output=True, text=True, cwd=paths.ROOT,
-        env={**os.environ, **airflow_home.environ(folder, home)})
+        [str(paths.venv_python(track.env)), "-m", "workbook.integrity", suite, str(folder)],
+        capture_output=True, text=True, cwd=paths.ROOT,
+        env={**os.environ, **ENVIRON[suite](folder, home)})
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> dict[str, list[str]]:
-    root = tmp_path_factory.mktemp("integrity")
-    dagfiles.write(AIRFLOW_FILES, root / "dags")
-    return integrity(root / "dags", root / "home")
+def reports(tmp_path_factory) -> dict:
+    found = {}
+    for track, files in FILES.items():
+        root = tmp_path_factory.mktemp("integrity")
+        lesson_files.write(files, root / "files")
+        found[track] = integrity(root / "files", root / "home", course.track(track))
+    return found
 
 
-@pytest.mark.parametrize("name", sorted(AIRFLOW_FILES))
-def test_every_dag_file_of_the_solutions_passes(report, name):
-    assert report[name] == []
+@pytest.mark.parametrize(("track", "name"), CASES, ids=[f"{t}/{n}" for t, n in CASES])
+def test_every_orchestrator_file_of_the_solutions_passes(reports, track, name):
+    assert reports[track][name] == []
 
 
 DAG = '''"""{doc}"""

@@ -10,7 +10,7 @@ import pytest
 
 from workbook import course, paths
 
-LEVELS = [level.name for level in course.LEVELS]
+TRACKS = [track.folder for track in course.TRACKS]
 STUDENT = [lesson.path(paths.NOTEBOOKS) for lesson in course.lessons()]
 
 
@@ -26,13 +26,13 @@ def sanitize_file(tmp_path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("level", LEVELS)
-def test_solutions_pass_nbval_strict(level, tmp_path):
-    """One pytest per level: lessons of a level build on each other (03 writes what 04 runs)."""
+@pytest.mark.parametrize("track", TRACKS)
+def test_solutions_pass_nbval_strict(track, tmp_path):
+    """One pytest per track: its lessons build on each other (03 writes what 04 runs)."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q",
          "--nbval-sanitize-with", sanitize_file(tmp_path),
-         "--nbval-cell-timeout=300", str(paths.SOLUTIONS / level)],
+         "--nbval-cell-timeout=300", str(paths.SOLUTIONS / track)],
         capture_output=True, text=True, cwd=paths.ROOT,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

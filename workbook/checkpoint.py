@@ -39,8 +39,12 @@ def prepare(notebook: Path, workspace: Path) -> list[str]:
 def main(notebook: str, workspace: str | None) -> int:
     paths.apply_jupyter_environ()
     path = Path(notebook)
-    level = path.parent.name
-    target = Path(workspace) if workspace else paths.WORKSPACE / level
+    lesson = course.at(path)
+    if lesson is None:
+        print(f"workbook checkpoint: {notebook} is no lesson of this course (the lessons are "
+              f"notebooks/<level>/<lesson>.ipynb)", file=sys.stderr)
+        return 2
+    target = Path(workspace) if workspace else lesson.track.workspace()
     try:
         done = prepare(path, target)
     except runner.RunError as err:

@@ -1,55 +1,98 @@
-"""The course, declared once: its levels, the environment (and so the kernel) of each, and the
-lessons of each level in the order they are taught.
+"""The course, declared once: its levels, the tracks of each level (one per orchestrator from
+the advanced level on), the environment, kernel and workspace of each track, its lessons in
+teaching order, and the files those lessons write for their orchestrator.
 
-Everything that lists lessons reads this declaration: the grader's identification (an
-allow-list: a submission names a lesson, never a path), samples, tests and benchmarks. A test
-checks it against the notebooks in solutions/.
+Everything that lists lessons reads this declaration: build, the grader's identification (an
+allow-list: a submission names a lesson, never a path), checkpoints, samples, tests and
+benchmarks. Tests check it against the notebooks in solutions/ and the README's curriculum.
+A new level or track is a new entry here plus its orchestrator's adapter.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbook import paths
 
 
 @dataclass(frozen=True)
-class Level:
-    name: str  # the folder under solutions/ and notebooks/
+class Orchestrator:
+    """What the integrity suite and the file lists need to know of an orchestrator."""
+
+    name: str  # "airflow": the integrity suite's adapter (`python -m workbook.integrity NAME`)
+    # The folders its files go to: the notebook variable a `%%writefile {variable}/...` cell
+    # names -> the file's place under the orchestrator's folder (the dags folder for Airflow).
+    folders: dict[str, str] = field(default_factory=dict)
+
+
+AIRFLOW = Orchestrator("airflow", {"dags": "", "incident": "incident/"})
+
+
+@dataclass(frozen=True)
+class Track:
+    """One way through a level: its notebooks share an environment and a workspace, and each
+    lesson builds on the ones before it in the same track."""
+
+    level: str  # the level's folder under solutions/, notebooks/ and workspace/
+    name: str  # "" when the level has one track, else its sub-folder ("prefect")
     env: str  # its environment; the kernel is workbook-<env>
     lessons: tuple[str, ...]  # notebook names without .ipynb, in teaching order
+    orchestrator: Orchestrator | None = None  # None: plain Python and cron
+
+    @property
+    def folder(self) -> str:
+        """'02_intermediate' or '03_advanced/prefect': under solutions/, notebooks/, workspace/."""
+        return f"{self.level}/{self.name}" if self.name else self.level
+
+    @property
+    def kernel(self) -> str:
+        return paths.kernel_name(self.env)
+
+    def workspace(self, root: Path = paths.WORKSPACE) -> Path:
+        return root / self.folder
 
 
-LEVELS = (
-    Level("01_beginner", "beginner", (
+TRACKS = (
+    Track("01_beginner", "", "beginner", (
         "00_orientation", "01_extract_transform", "02_load", "03_notebook_to_script",
         "04_scheduling_with_cron")),
-    Level("02_intermediate", "airflow", (
+    Track("02_intermediate", "", "airflow", (
         "01_airflow_concepts", "02_sources", "03_the_dag", "04_reliability",
-        "05_dynamic_mapping", "06_debugging")),
+        "05_dynamic_mapping", "06_debugging"), AIRFLOW),
 )
+LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order
 
 
 @dataclass(frozen=True)
 class Lesson:
-    level: Level
+    track: Track
     name: str
 
     @property
     def key(self) -> str:
         """'01_beginner/00_orientation': how submissions, grades and checkpoints name it."""
-        return f"{self.level.name}/{self.name}"
+        return f"{self.track.folder}/{self.name}"
 
     def path(self, root: Path = paths.SOLUTIONS) -> Path:
-        return root / self.level.name / f"{self.name}.ipynb"
+        return root / self.track.folder / f"{self.name}.ipynb"
 
 
-def lessons(level: str = "") -> list[Lesson]:
-    """Every lesson (or one level's), in teaching order."""
-    return [Lesson(lv, name) for lv in LEVELS if level in ("", lv.name) for name in lv.lessons]
+def track(folder: str) -> Track:
+    """The track whose folder is `folder` ('01_beginner', '03_advanced/prefect')."""
+    found = next((t for t in TRACKS if t.folder == folder), None)
+    if found is None:
+        raise ValueError(f"{folder!r} is no track of this course; the tracks are: "
+                         f"{', '.join(t.folder for t in TRACKS)}")
+    return found
 
 
-def lesson_keys(level: str = "") -> list[str]:
-    return [lesson.key for lesson in lessons(level)]
+def lessons(scope: str = "") -> list[Lesson]:
+    """Every lesson, or those of one level or track (its folder), in teaching order."""
+    return [Lesson(t, name) for t in TRACKS if scope in ("", t.level, t.folder)
+            for name in t.lessons]
+
+
+def lesson_keys(scope: str = "") -> list[str]:
+    return [lesson.key for lesson in lessons(scope)]
 
 
 def find(key: object) -> Lesson | None:
@@ -60,3 +103,11 @@ def find(key: object) -> Lesson | None:
 def named(name: str) -> list[Lesson]:
     """The lessons whose notebook is called `name` (a file name without .ipynb)."""
     return [lesson for lesson in lessons() if lesson.name == name]
+
+
+def at(notebook: Path) -> Lesson | None:
+    """The lesson a notebook path is a copy of (solutions/, notebooks/ or elsewhere), by its
+    track folder and name; None when the path matches no lesson."""
+    parts = Path(notebook).with_suffix("").parts
+    return next((lesson for lesson in lessons()
+                 if parts[-len(Path(lesson.key).parts):] == Path(lesson.key).parts), None)

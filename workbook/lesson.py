@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbook import datasets, paths
+from workbook import course, datasets, paths
 
 # Tests and the grader point every lesson at a scratch workspace without changing parameters.
 WORKSPACE_VARIABLE = "WORKBOOK_WORKSPACE"
@@ -24,7 +24,7 @@ def checking() -> bool:
 
 @dataclass(frozen=True)
 class Lesson:
-    level: str
+    track: str  # its track's folder ('01_beginner', '03_advanced/prefect')
     workspace: Path
     data_dir: Path | None  # the sales exports; None in lessons whose data is in PostgreSQL
     run_date: dt.date
@@ -48,28 +48,30 @@ class Lesson:
         return text
 
 
-def setup(level: str, run_date: str, seed: int, rows_per_day: int, days: int,
+def setup(track: str, run_date: str, seed: int, rows_per_day: int, days: int,
           workspace: str | None = None, start: str = datasets.SAMPLE["start"]) -> Lesson:
     """Resolve the lesson's parameters: create the workspace, find or generate the sales data."""
     day = dt.date.fromisoformat(str(run_date))
     first = dt.date.fromisoformat(start)
     if not first <= day < first + dt.timedelta(days=days):
         raise ValueError(f"run_date {day} is outside the data window {first} + {days} days")
-    root = workspace_folder(level, workspace)
+    root = workspace_folder(track, workspace)
     data_root = Path(os.environ.get(DATA_ROOT_VARIABLE) or root)
     data_dir = datasets.sales_dir(seed, rows_per_day, data_root, start=start, days=days)
-    return Lesson(level, root, data_dir, day)
+    return Lesson(track, root, data_dir, day)
 
 
-def workspace_folder(level: str, workspace: str | None = None) -> Path:
-    """The lesson's workspace: the parameter, else WORKBOOK_WORKSPACE, else workspace/<level>."""
-    root = Path(workspace or os.environ.get(WORKSPACE_VARIABLE) or paths.WORKSPACE / level)
+def workspace_folder(track: str, workspace: str | None = None) -> Path:
+    """The lesson's workspace: the parameter, else WORKBOOK_WORKSPACE, else its track's
+    (workspace/<level>[/<track>])."""
+    declared = course.track(track)  # an unknown track is an error, wherever the workspace is
+    root = Path(workspace or os.environ.get(WORKSPACE_VARIABLE) or declared.workspace())
     if not checking():  # the checker only reads the learner's workspace
         root.mkdir(parents=True, exist_ok=True)
     return root.resolve()
 
 
-def workspace_lesson(level: str, run_date: str, workspace: str | None = None) -> Lesson:
+def workspace_lesson(track: str, run_date: str, workspace: str | None = None) -> Lesson:
     """A lesson without sales exports (its data comes from a service)."""
-    return Lesson(level, workspace_folder(level, workspace), None,
+    return Lesson(track, workspace_folder(track, workspace), None,
                   dt.date.fromisoformat(str(run_date)))

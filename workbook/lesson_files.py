@@ -1,6 +1,7 @@
-"""The files the intermediate solutions write into the dags folder (`%%writefile {dags}/...` and
-`{incident}/...` cells), with the solution markers dropped: the DAGs exactly as a learner who
-solved every exercise has them, for the tests and the benchmark to run and lint."""
+"""The files a track's lessons write for its orchestrator (`%%writefile {dags}/...` cells, the
+variables each orchestrator declares in workbook/course.py), with the solution markers
+dropped: the files exactly as a learner who solved every exercise has them, for the tests,
+the integrity suite and the benchmarks to run and lint."""
 
 import re
 from collections.abc import Iterator
@@ -11,21 +12,21 @@ import nbformat
 from workbook import course, markers
 
 WRITEFILE = re.compile(r"^%%writefile (?:-a )?\{(?P<folder>\w+)\}/(?P<name>\S+)\n")
-FOLDERS = {"dags": "", "incident": "incident/"}  # notebook variable -> place in the dags folder
 
 
 def writefile_cells(key: str) -> Iterator[tuple[str, str]]:
-    """(path in the dags folder, text) of each DAG-folder file a lesson writes, in order."""
-    nb = nbformat.read(course.find(key).path(), as_version=4)
-    for cell in nb.cells:
+    """(path in the orchestrator's folder, text) of each file a lesson writes there, in order."""
+    lesson = course.find(key)
+    folders = lesson.track.orchestrator.folders if lesson.track.orchestrator else {}
+    for cell in nbformat.read(lesson.path(), as_version=4).cells:
         match = WRITEFILE.match(cell.source) if cell.cell_type == "code" else None
-        if match and match["folder"] in FOLDERS:
+        if match and match["folder"] in folders:
             body = cell.source[match.end():]
-            yield FOLDERS[match["folder"]] + match["name"], "\n".join(
+            yield folders[match["folder"]] + match["name"], "\n".join(
                 line for line in body.splitlines() if not markers.MARKER.match(line)) + "\n"
 
 
-def dag_files(keys: list[str]) -> dict[str, str]:
+def files(keys: list[str]) -> dict[str, str]:
     """Path -> text after the lessons `keys` (a later version of a file replaces the earlier)."""
     return {name: text for key in keys for name, text in writefile_cells(key)}
 
