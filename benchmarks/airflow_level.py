@@ -2,13 +2,10 @@
 same steps as plain Python functions (the orchestration overhead), and the peak memory of a
 lesson's process and of `airflow standalone`."""
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -16,53 +13,21 @@ from pathlib import Path
 from benchmarks import measure
 from workbook import (
     airflow_home,
-    airflow_lesson,
     course,
     lesson,
     lesson_files,
     paths,
+    retail_sources,
     runner,
     services,
 )
-from workbook.services.base import free_port, stop_group
+from workbook.processes import stop_tree, tree_pss
+from workbook.services.base import free_port
 from workbook.waiting import wait_for
 
 LEVEL = "02_intermediate"
 DAYS = 5  # runs of each kind, interleaved, after one warm-up run
 STANDALONE_SAMPLE_S = 30  # memory sampled this long after the UI and the scheduler are up
-
-# In the airflow venv: the same day through the DAG and through the plain functions, in turns.
-OVERHEAD = textwrap.dedent('''
-    import json, sys, time
-    import pendulum
-    from workbook import airflow_lesson, weather_sales
-
-    workspace, out, days = sys.argv[1], sys.argv[2], sys.argv[3:]
-    ctx, sources = airflow_lesson.setup(days[0], workspace)
-    dag = airflow_lesson.dagbag(ctx.workspace / "dags").get_dag("store_weather")
-
-    def via_dag(day):
-        run = dag.test(logical_date=pendulum.parse(day, tz="America/Los_Angeles").add(hours=9))
-        assert str(run.state) == "success", day
-
-    def plain(day):
-        rows = weather_sales.extract_sales(sources.postgres_url, day)
-        weather_sales.run_day(rows, sources.weather_url, sources.warehouse, day)
-
-    def timed(step, day):
-        start = time.perf_counter()
-        step(day)
-        return time.perf_counter() - start
-
-    warm_up = timed(via_dag, days[0])
-    times = {"warm_up": warm_up, "dag": [], "plain": []}
-    for day in days[1:]:
-        with airflow_lesson.captured():
-            times["dag"].append(timed(via_dag, day))
-        times["plain"].append(timed(plain, day))
-    open(out, "w").write(json.dumps(times))
-''')
-
 
 def notebook_times(workspace: Path) -> dict[str, float]:
     """Each intermediate solution in course order, in one fresh workspace (the first lesson
@@ -84,56 +49,11 @@ def overhead(data: Path) -> tuple[dict, measure.Run]:
     shutil.rmtree(workspace, ignore_errors=True)
     lesson_files.write(lesson_files.files([f"{LEVEL}/03_the_dag"]), workspace / "dags")
     out = data / "airflow-overhead.json"
-    days = airflow_lesson.window()[:DAYS + 1]
-    run = measure.run_process([paths.venv_python(airflow_home.ENV), "-c", OVERHEAD, workspace,
-                               out, *days], data / "airflow-overhead.log")
+    days = retail_sources.window()[:DAYS + 1]
+    run = measure.run_process([paths.venv_python(airflow_home.ENV), "-m",
+                               "benchmarks.airflow_overhead", workspace, out, *days],
+                              data / "airflow-overhead.log", cwd=paths.ROOT)
     return json.loads(out.read_text()), run
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid`, from /proc (standalone's components start sessions of their
-    own, so its process group does not hold them all)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(
-                int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def tree_pss(pid: int) -> int:
-    """Proportional set size of a process and all its descendants: shared pages (Python,
-    Airflow's libraries) are divided among the processes that map them, so the sum is what the
-    tree really occupies (summing RSS would count them once per process)."""
-    total = 0
-    for process in [pid, *descendants(pid)]:
-        try:
-            rollup = Path(f"/proc/{process}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        total += sum(int(line.split()[1]) * 1024 for line in rollup.splitlines()
-                     if line.startswith("Pss:"))
-    return total
-
-
-def stop_tree(pid: int) -> None:
-    """Stop `pid`, its group, and every descendant, whatever session they moved to."""
-    tree = descendants(pid)
-    stop_group(pid)
-    for process in tree:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process, signal.SIGTERM)
-    if not wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in tree), 20, 0.2):
-        for process in tree:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process, signal.SIGKILL)
 
 
 def standalone_health(url: str) -> bool:

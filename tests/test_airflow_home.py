@@ -1,10 +1,12 @@
 """The intermediate level's AIRFLOW_HOME: migrated once, examples off, and a TaskFlow DAG from
 the dags folder runs with dag.test() in the airflow environment."""
 
+import json
 import os
+import shutil
 import sqlite3
 import subprocess
-import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -12,39 +14,9 @@ from workbook import airflow_home, paths
 
 pytestmark = pytest.mark.slow
 AIRFLOW_PYTHON = str(paths.venv_python(airflow_home.ENV))
+DRIVER = Path(__file__).parent / "airflow_driver.py"
 
-DAG = textwrap.dedent('''
-    import pendulum
-    from airflow.sdk import dag, task
-
-
-    @dag(schedule=None, start_date=pendulum.datetime(2015, 6, 1, tz="UTC"), catchup=False)
-    def smoke():
-        @task
-        def numbers():
-            return [1, 2, 3]
-
-        @task
-        def total(values):
-            print("TOTAL", sum(values))
-
-        total(numbers())
-
-
-    smoke_dag = smoke()
-''')
-
-RUNNER = textwrap.dedent('''
-    import importlib.util, sys
-    from pathlib import Path
-    from workbook import airflow_home
-    dags, home = Path(sys.argv[1]), Path(sys.argv[2])
-    airflow_home.activate(dags, home)
-    spec = importlib.util.spec_from_file_location("smoke", dags / "smoke.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    print("STATE", module.smoke_dag.test().state)
-''')
+SMOKE_DAG = Path(__file__).parent / "dags" / "smoke.py"
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +34,11 @@ def test_home_is_migrated_with_examples_off(home):
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     assert len(revision) == 1 and {"dag", "dag_run", "task_instance"} <= tables
     assert airflow_home.migrated_marker(home / "home").read_text().startswith("3.")
-    bundles = ("from airflow.dag_processing.bundles.manager import DagBundlesManager\n"
-               "print('BUNDLES', sorted(b.name for b in "
-               "DagBundlesManager().get_all_dag_bundles()))")
     result = subprocess.run(
-        [AIRFLOW_PYTHON, "-c", bundles], capture_output=True, text=True, timeout=300,
+        [AIRFLOW_PYTHON, str(DRIVER), "bundles"], capture_output=True, text=True, timeout=300,
         env={**os.environ, **airflow_home.environ(home / "dags", home / "home")})
-    assert "BUNDLES ['dags-folder']" in result.stdout, result.stdout + result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["dags-folder"]
 
 
 def test_second_activation_does_not_migrate_again(home, monkeypatch):
@@ -85,10 +55,11 @@ def test_second_activation_does_not_migrate_again(home, monkeypatch):
 
 
 def test_a_taskflow_dag_runs_with_dag_test(home):
-    (home / "dags" / "smoke.py").write_text(DAG)
-    result = subprocess.run([AIRFLOW_PYTHON, "-c", RUNNER, str(home / "dags"),
+    shutil.copy(SMOKE_DAG, home / "dags" / "smoke.py")
+    result = subprocess.run([AIRFLOW_PYTHON, str(DRIVER), "smoke", str(home / "dags"),
                              str(home / "home")], capture_output=True, text=True, timeout=300)
-    assert "TOTAL 6" in result.stdout and "STATE success" in result.stdout, result.stderr[-3000:]
+    assert "TOTAL 6" in result.stdout, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"state": "success"}
 
 
 def test_home_defaults_to_the_workspace_beside_the_dags(tmp_path):

@@ -5,7 +5,6 @@ data, and mails an alert that the SMTP sink really receives."""
 
 import json
 import subprocess
-import textwrap
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -19,46 +18,7 @@ from workbook.services import postgres
 pytestmark = pytest.mark.slow
 DAY, OTHER_DAY = "2015-06-05", "2015-06-09"
 LESSONS = ["02_intermediate/03_the_dag", "02_intermediate/04_reliability"]
-
-# Runs in the airflow venv: every scenario in one process (Airflow's import is the slow part),
-# what each run did reported as JSON on the last line.
-SCENARIOS = textwrap.dedent('''
-    import json, sys
-    import pendulum
-    from workbook import airflow_lesson, weather_sales
-    from workbook.services.weather import inject_faults
-
-    workspace, day, other_day = sys.argv[1:4]
-    ctx, sources = airflow_lesson.setup(day, workspace)
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(str(ctx.workspace / "dags"))
-    dag = bag.get_dag("store_weather")
-    report = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}}
-    if report["import_errors"]:
-        sys.exit(json.dumps(report))
-
-    def run(name, when, **faults):
-        inject_faults(sources.weather_url, **faults)
-        logical = pendulum.parse(when, tz="America/Los_Angeles").add(hours=9)
-        result = airflow_lesson.outcome(dag.test(logical_date=logical))
-        inject_faults(sources.weather_url)
-        table = weather_sales.read_warehouse(sources.warehouse)
-        report[name] = {"state": result.state, "tasks": result.tasks,
-                        "mails": len(airflow_lesson.received(sources.maildir)),
-                        "rows": json.loads(table.astype(str).to_json(orient="records"))}
-
-    report["mails_before"] = len(airflow_lesson.received(sources.maildir))
-    run("first", day)
-    run("again", day)
-    run("other_day", other_day)
-    run("flaky", day, fail_first=2, status=503)
-    run("malformed", day, malformed=True)
-    run("changed_api", day, drop_variable="precipitation_sum")
-    run("outage", day, fail_first=1000, status=503)
-    print(json.dumps(report))
-''')
-
+DRIVER = Path(__file__).parent / "airflow_driver.py"
 
 @pytest.fixture(scope="module")
 def endpoints():
@@ -70,7 +30,7 @@ def report(endpoints, tmp_path_factory):
     workspace = tmp_path_factory.mktemp("pipeline")
     lesson_files.write(lesson_files.files(LESSONS), workspace / "dags")
     result = subprocess.run(
-        [str(paths.venv_python(airflow_home.ENV)), "-c", SCENARIOS, str(workspace), DAY,
+        [str(paths.venv_python(airflow_home.ENV)), str(DRIVER), "scenarios", str(workspace), DAY,
          OTHER_DAY], capture_output=True, text=True, cwd=paths.ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -7,7 +7,7 @@ serves the UI) is needed, not the scheduler."""
 import json
 import os
 import subprocess
-import textwrap
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -21,18 +21,7 @@ pytestmark = pytest.mark.slow
 DAY = "2015-06-08"
 START_TIMEOUT_S = 180
 SCREENSHOT = ARTIFACTS / "airflow-ui-store-weather.png"
-
-RUN = textwrap.dedent('''
-    import json, sys
-    import pendulum
-    from workbook import airflow_lesson
-
-    ctx, sources = airflow_lesson.setup(sys.argv[2], sys.argv[1])
-    dag = airflow_lesson.dagbag(ctx.workspace / "dags").get_dag("store_weather")
-    run = dag.test(logical_date=pendulum.parse(sys.argv[2], tz="America/Los_Angeles").add(hours=9))
-    print(json.dumps({"state": str(run.state), "run_id": run.run_id}))
-''')
-
+DRIVER = Path(__file__).parent / "airflow_driver.py"
 
 @pytest.fixture(scope="module")
 def airflow_ui(tmp_path_factory):
@@ -42,8 +31,8 @@ def airflow_ui(tmp_path_factory):
         services.start(name)
     workspace = tmp_path_factory.mktemp("airflow-ui")
     lesson_files.write(lesson_files.files(["02_intermediate/03_the_dag"]), workspace / "dags")
-    done = subprocess.run([str(paths.venv_python(airflow_home.ENV)), "-c", RUN, str(workspace),
-                           DAY], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([str(paths.venv_python(airflow_home.ENV)), str(DRIVER), "run",
+                           str(workspace), DAY], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     run = json.loads(done.stdout.strip().splitlines()[-1])
     assert run["state"] == "success"

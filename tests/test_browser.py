@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from workbook import lab, paths
+from workbook.processes import descendants, running
 from workbook.services.base import free_port
 from workbook.waiting import wait_for
 
@@ -69,32 +70,6 @@ class Lab:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def process_alive(pid: int) -> bool:
-    """True for a live process; a zombie awaiting its reaper counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid`, read from /proc (kernels run in sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
 def stop(server: Lab) -> None:
     """Shut the kernels down through the API, then stop the server's whole process group."""
     proc = server.proc
@@ -108,8 +83,8 @@ def stop(server: Lab) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-    gone = wait_for(lambda: not any(process_alive(p) for p in spawned | {proc.pid}), 15)
-    left = sorted(p for p in spawned if process_alive(p))
+    gone = wait_for(lambda: not any(running(p) for p in spawned | {proc.pid}), 15)
+    left = sorted(p for p in spawned if running(p))
     assert gone, f"JupyterLab left processes behind: {left}"
 
 

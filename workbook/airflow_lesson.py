@@ -1,56 +1,19 @@
-"""What the Airflow lessons after the first set up: Airflow's home, and the three sources the
-DAGs talk to (PostgreSQL, the weather API, an SMTP server) as Airflow connections and
-variables taken from the environment, exactly as a deployment would pass them.
-
-A source left as None is the embedded local service, started here; a URL points the same
-lesson at a real one (any PostgreSQL, the live Open-Meteo archive, any SMTP server).
+"""The Airflow adapter of the lessons: Airflow's home, the retailer's sources
+(workbook.retail_sources) as Airflow connections and variables taken from the environment,
+exactly as a deployment would pass them, and what a check reads of DAGs and their runs.
 """
 
-import contextlib
 import datetime as dt
-import io
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
-from workbook import airflow_home, lesson, services
-from workbook.services import postgres
-from workbook.services.weather import ARCHIVE_PATH
+from workbook import airflow_home, lesson, logs, retail, retail_sources
+from workbook.retail_sources import Sources
 
-LEVEL = "02_intermediate"
-LIVE_WEATHER = "https://archive-api.open-meteo.com/v1/archive"
-ALERT_EMAIL = "data-team@retail.example"
+TRACK = "02_intermediate"
 SENDER = "airflow@retail.example"
-FIRST_DAY = dt.date.fromisoformat(postgres.SEED_DAYS["start"])
-DAYS = postgres.SEED_DAYS["days"]
-
-
-@dataclass(frozen=True)
-class Sources:
-    """Where this lesson's sources are (embedded or real)."""
-
-    postgres_url: str
-    weather_url: str  # the archive endpoint, …/v1/archive
-    smtp_host: str
-    smtp_port: int
-    maildir: Path | None  # where the embedded SMTP sink stores mail; None for a real server
-    warehouse: Path
-    embedded: frozenset[str]  # the sources that are this project's local services
-
-    def describe(self) -> str:
-        """One line per source, without ports (they change every start)."""
-        where = {"postgres": urlparse(self.postgres_url).hostname,
-                 "weather": urlparse(self.weather_url).hostname, "smtp": self.smtp_host}
-        return "\n".join(f"{name:8} {'embedded local service' if name in self.embedded else host}"
-                         for name, host in where.items())
-
-
-def window() -> list[str]:
-    """The days the retailer's PostgreSQL has sales for."""
-    return [(FIRST_DAY + dt.timedelta(days=i)).isoformat() for i in range(DAYS)]
 
 
 def smtp_connection(host: str, port: int) -> str:
@@ -67,42 +30,30 @@ def airflow_environ(sources: Sources) -> dict[str, str]:
         "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection(sources.smtp_host, sources.smtp_port),
         "AIRFLOW_VAR_WEATHER_API_URL": sources.weather_url,
         "AIRFLOW_VAR_WAREHOUSE_PATH": str(sources.warehouse),
-        "AIRFLOW_VAR_ALERT_EMAIL": ALERT_EMAIL,
+        "AIRFLOW_VAR_ALERT_EMAIL": retail_sources.ALERT_EMAIL,
     }
-
-
-def resolve(workspace: Path, postgres_url: str | None, weather_url: str | None,
-            smtp_url: str | None) -> Sources:
-    """Each source from its parameter, or the embedded service (started if needed)."""
-    if weather_url == "live":
-        weather_url = LIVE_WEATHER
-    weather = weather_url or services.start("weather").url + ARCHIVE_PATH
-    if smtp_url:
-        smtp, maildir = urlparse(smtp_url), None
-    elif lesson.checking():  # the grader's checker sends no mail: it reads what the learner's got
-        smtp, maildir = urlparse("smtp://127.0.0.1"), services.learner_maildir()
-    else:
-        endpoint = services.start("smtp")
-        smtp, maildir = urlparse(endpoint.url), Path(endpoint.data["maildir"])
-    embedded = frozenset(name for name, given in (("postgres", postgres_url),
-                         ("weather", weather_url), ("smtp", smtp_url)) if not given)
-    return Sources(postgres_url or services.start("postgres").url, weather,
-                   smtp.hostname, smtp.port or 25, maildir, workspace / "warehouse.duckdb",
-                   embedded)
 
 
 def setup(run_date: str, workspace: str | None = None, postgres_url: str | None = None,
           weather_url: str | None = None, smtp_url: str | None = None
           ) -> tuple[lesson.Lesson, Sources]:
     """The lesson's workspace and Airflow home, its sources running and known to Airflow."""
-    if str(run_date) not in window():
+    days = retail_sources.window()
+    if str(run_date) not in days:
         raise ValueError(f"run_date {run_date} is outside the retailer's data "
-                         f"({window()[0]} to {window()[-1]})")
-    ctx = lesson.workspace_lesson(LEVEL, run_date, workspace)
+                         f"({days[0]} to {days[-1]})")
+    ctx = lesson.workspace_lesson(TRACK, run_date, workspace)
     airflow_home.activate(ctx.workspace / "dags")
-    sources = resolve(ctx.workspace, postgres_url, weather_url, smtp_url)
+    sources = retail_sources.resolve(ctx.workspace, postgres_url, weather_url, smtp_url)
     os.environ.update(airflow_environ(sources))
     return ctx, sources
+
+
+def logical_date(day: str, hour: int = retail.RUN_HOUR):
+    """The logical date of the retailer's daily run for `day` (a `dag.test()` argument)."""
+    import pendulum
+
+    return pendulum.parse(day, tz=retail.TIMEZONE).add(hours=hour)
 
 
 def xcom(run, task_id: str, key: str = "return_value"):
@@ -148,15 +99,6 @@ def outcome(run) -> Outcome:
             (str(ti.state), ti.try_number) for ti in instances})
 
 
-def received(maildir: Path) -> list:
-    """Every message the local SMTP sink stored, oldest first, as email.message objects."""
-    import email
-    from email import policy
-
-    return [email.message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in sorted(Path(maildir).glob("*.eml"))]
-
-
 def tries(run, task_id: str) -> list[dict]:
     """Every try of a task in a run (earlier tries are kept in Airflow's task instance history),
     with its state and when it started and ended."""
@@ -173,39 +115,17 @@ def tries(run, task_id: str) -> list[dict]:
 
 
 
-INCIDENT_SCHEMA = "incident"
-
-
-def incident_source(postgres_url: str) -> str:
-    """A fresh copy of the retailer's tables in the schema `incident`, for the debugging lesson
-    to change without touching the real ones; returns the Airflow connection (JSON) whose
-    search_path is that schema."""
-    import psycopg
-
-    with psycopg.connect(postgres_url, autocommit=True) as con:
-        con.execute(f"DROP SCHEMA IF EXISTS {INCIDENT_SCHEMA} CASCADE")
-        con.execute(f"CREATE SCHEMA {INCIDENT_SCHEMA}")
-        con.execute(f"CREATE TABLE {INCIDENT_SCHEMA}.daily_sales AS TABLE public.daily_sales")
-        con.execute(f"CREATE VIEW {INCIDENT_SCHEMA}.stores AS TABLE public.stores")
-    url = urlparse(postgres_url)
-    return json.dumps({"conn_type": "postgres", "host": url.hostname, "port": url.port or 5432,
-                       "login": url.username, "password": url.password,
-                       "schema": url.path.lstrip("/"),
-                       "extra": {"options": f"-c search_path={INCIDENT_SCHEMA}"}})
-
-
-def release_schema_change(postgres_url: str) -> None:
-    """The source team's release in the incident copy: net_revenue is now revenue_net."""
-    import psycopg
-
-    with psycopg.connect(postgres_url, autocommit=True) as con:
-        con.execute(f"ALTER TABLE {INCIDENT_SCHEMA}.daily_sales "
-                    "RENAME COLUMN net_revenue TO revenue_net")
+def incident_connection(postgres_url: str) -> str:
+    """The debugging lesson's copy of the retailer's tables (retail_sources.copy_for_incident)
+    as an Airflow connection (JSON) whose search_path is the copy's schema."""
+    copy = retail_sources.copy_for_incident(postgres_url)
+    return json.dumps({"conn_type": "postgres", **{k: copy[k] for k in (
+        "host", "port", "login", "password", "schema")}, "extra": {"options": copy["options"]}})
 
 
 def run_with_log(dag, logical_date, **kwargs) -> tuple[object, str]:
     """`dag.test()` with everything it logs captured (to read like a task log, not scroll by)."""
-    with captured() as log:
+    with logs.captured() as log:
         run = dag.test(logical_date=logical_date, **kwargs)
     return run, log.getvalue()
 
@@ -251,23 +171,3 @@ def describe_dag(dag) -> dict:
                                  "max_active_tis_per_dag": task.max_active_tis_per_dag}
                   for task in dag.tasks},
     }
-
-
-@contextlib.contextmanager
-def captured():
-    """Everything printed or logged inside the block, in a StringIO."""
-    log = io.StringIO()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        yield log
-
-
-def log_errors(log: str) -> list[str]:
-    """The last line of each traceback in a captured log: the exception and its message (ports
-    masked, as they change every start)."""
-    errors, lines = [], log.splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith("Traceback (most recent call last)"):
-            tail = next((candidate for candidate in lines[index + 1:]
-                         if candidate and not candidate.startswith((" ", "Traceback"))), "")
-            errors.append(re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", tail))
-    return errors

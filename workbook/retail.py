@@ -51,3 +51,8 @@ PRODUCTS = (
 
 CATEGORIES = tuple(sorted({p.category for p in PRODUCTS}))
 PAYMENT_TYPES = ("card", "cash", "gift_card", "mobile")
+
+# The retailer's clock: its stores are on the US West Coast, and its daily pipelines run at
+# RUN_HOUR local time (the DAGs' "0 9 * * *"); a day's run has that day as its logical date.
+TIMEZONE = "America/Los_Angeles"
+RUN_HOUR = 9

@@ -1,0 +1,72 @@
+"""Process trees read from /proc: servers such as `airflow standalone` and JupyterLab start
+children in sessions of their own, so their process group does not hold them all. Used to
+measure a tree's memory, to stop a whole tree, and to prove nothing was left running."""
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+from workbook.services.base import stop_group
+from workbook.waiting import wait_for
+
+
+def _parent_and_state(pid_folder: Path) -> tuple[int, str]:
+    fields = (pid_folder / "stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), fields[0]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`."""
+    children: dict[int, list[int]] = {}
+    for folder in Path("/proc").glob("[0-9]*"):
+        try:
+            parent, _ = _parent_and_state(folder)
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(folder.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    """True for a live process; a zombie awaiting its reaper counts as gone."""
+    try:
+        return _parent_and_state(Path(f"/proc/{pid}"))[1] != "Z"
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def tree_pss(pid: int) -> int:
+    """Proportional set size of a process and all its descendants, in bytes: shared pages
+    (Python, a framework's libraries) are divided among the processes that map them, so the sum
+    is what the tree really occupies (summing RSS would count them once per process)."""
+    total = 0
+    for process in [pid, *descendants(pid)]:
+        try:
+            rollup = Path(f"/proc/{process}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) * 1024 for line in rollup.splitlines()
+                     if line.startswith("Pss:"))
+    return total
+
+
+def stop_tree(pid: int, timeout: float = 20) -> list[int]:
+    """Stop `pid`, its group and every descendant, whatever session they moved to (TERM, then
+    KILL after `timeout`); returns those still running, which should be none."""
+    tree = descendants(pid)
+    stop_group(pid)
+    for process in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process, signal.SIGTERM)
+    if not wait_for(lambda: not any(running(p) for p in tree), timeout, 0.2):
+        for process in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process, signal.SIGKILL)
+        wait_for(lambda: not any(running(p) for p in tree), 5, 0.1)
+    return sorted(p for p in tree if running(p))
