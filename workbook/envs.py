@@ -15,6 +15,8 @@ from pathlib import Path
 from workbook import paths
 
 STAMP = ".workbook-lock.sha256"
+# The course's Python, defined here only: uv venvs, the locks' --python-version, the conda
+# files (envfiles) and the learners' workflow (tests check that those agree).
 PYTHON_VERSION = "3.11"
 
 
