@@ -76,7 +76,7 @@ def overhead(data: Path) -> tuple[dict, measure.Run]:
     dagfiles.write(dagfiles.dag_files([f"{LEVEL}/03_the_dag"]), workspace / "dags")
     out = data / "airflow-overhead.json"
     days = airflow_lesson.window()[:DAYS + 1]
-    run = measure.run_process([paths.venv_python(airflow_home.ENV), "-c", OVERHEAD, workspace,
+    run = measure.run_process([paths.env_python(airflow_home.ENV), "-c", OVERHEAD, workspace,
                                out, *days], data / "airflow-overhead.log")
     return json.loads(out.read_text()), run
 

@@ -9,7 +9,7 @@ import pytest
 from workbook import airflow_home, paths
 
 pytestmark = pytest.mark.slow
-AIRFLOW_PYTHON = str(paths.venv_python(airflow_home.ENV))
+AIRFLOW_PYTHON = str(paths.env_python(airflow_home.ENV))
 
 DAG = textwrap.dedent('''
     import pendulum

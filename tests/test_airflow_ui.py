@@ -42,7 +42,7 @@ def airflow_ui(tmp_path_factory):
         services.start(name)
     workspace = tmp_path_factory.mktemp("airflow-ui")
     dagfiles.write(dagfiles.dag_files(["02_intermediate/03_the_dag"]), workspace / "dags")
-    done = subprocess.run([str(paths.venv_python(airflow_home.ENV)), "-c", RUN, str(workspace),
+    done = subprocess.run([str(paths.env_python(airflow_home.ENV)), "-c", RUN, str(workspace),
                            DAY], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     run = json.loads(done.stdout.strip().splitlines()[-1])

@@ -18,7 +18,7 @@ AIRFLOW_FILES = dagfiles.dag_files(course.lesson_keys("02_intermediate"))
 
 def integrity(folder, home) -> dict[str, list[str]]:
     result = subprocess.run(
-        [str(paths.venv_python(airflow_home.ENV)), "-m", "workbook.integrity", "airflow",
+        [str(paths.env_python(airflow_home.ENV)), "-m", "workbook.integrity", "airflow",
          str(folder)], capture_output=True, text=True, cwd=paths.ROOT,
         env={**os.environ, **airflow_home.environ(folder, home)})
     assert result.returncode == 0, result.stderr[-2000:]

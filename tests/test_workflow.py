@@ -8,7 +8,7 @@ import yaml
 from workbook import envs, paths
 
 WORKFLOW = paths.ROOT / ".github" / "workflows" / "grade.yml"
-BIN = paths.VENVS / paths.BASE_ENV / "bin"
+BIN = paths.base_python().parent
 
 
 def test_workflow_matches_the_github_schema():
