@@ -1,7 +1,20 @@
 # The only entry point. `make help` lists the targets.
 SHELL := /bin/bash
 PYTHON ?= python3
+# The base environment: uv's .venvs/base, which `make setup` builds; or, when a conda
+# environment named workbook-base is active (README, "With conda"), that one. WORKBOOK_BASE_PREFIX
+# names it to the tooling, which then finds each level's environment by its kernel's name, and
+# `make setup` only checks that those kernels are there.
+ifeq ($(CONDA_DEFAULT_ENV),workbook-base)
+export WORKBOOK_BASE_PREFIX ?= $(CONDA_PREFIX)
+endif
+ifdef WORKBOOK_BASE_PREFIX
+BASE := $(WORKBOOK_BASE_PREFIX)/bin/python
+SETUP := $(BASE)
+else
 BASE := .venvs/base/bin/python
+SETUP := $(PYTHON)
+endif
 NB ?=
 PARAMS ?=
 
@@ -12,7 +25,7 @@ help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 setup: ## create/update the environments and kernels (quick when nothing changed)
-	@$(PYTHON) -m workbook setup
+	@$(SETUP) -m workbook setup
 
 lab: setup ## start JupyterLab on 127.0.0.1 with the notebooks
 	@$(BASE) -m workbook lab

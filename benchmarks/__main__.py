@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"  # gitignored: everything the runs generate
 WORKSPACE = DATA / "workspace"
 COLD_VENVS = DATA / "venvs-cold"
-BEGINNER_PYTHON = paths.venv_python("beginner")
+BEGINNER_PYTHON = paths.env_python("beginner")
 DAY, ROWS, SEED = dt.date(2015, 6, 3), 1_000_000, 2015
 REPEATS = 3
 REVENUE_TOLERANCE = 0.05  # dollars: both sum floats, in different orders
@@ -38,7 +38,7 @@ def sales_day() -> Path:
     path = DATA / "sales" / datasets.sales_filename(DAY)
     if not path.exists():
         print(f"generating {ROWS:,} order lines for {DAY} (once)", flush=True)
-        subprocess.run([str(paths.venv_python(paths.BASE_ENV)), "-m", "workbook", "datasets",
+        subprocess.run([str(paths.base_python()), "-m", "workbook", "datasets",
                         "sales", "--start", DAY.isoformat(), "--days", "1", "--rows-per-day",
                         str(ROWS), "--seed", str(SEED), "--out", str(path.parent)],
                        check=True, cwd=paths.ROOT)

@@ -50,7 +50,7 @@ def overhead(data: Path) -> tuple[dict, measure.Run]:
     lesson_files.write(lesson_files.files([f"{LEVEL}/03_the_dag"]), workspace / "dags")
     out = data / "airflow-overhead.json"
     days = retail_sources.window()[:DAYS + 1]
-    run = measure.run_process([paths.venv_python(airflow_home.ENV), "-m",
+    run = measure.run_process([paths.env_python(airflow_home.ENV), "-m",
                                "benchmarks.airflow_overhead", workspace, out, *days],
                               data / "airflow-overhead.log", cwd=paths.ROOT)
     return json.loads(out.read_text()), run

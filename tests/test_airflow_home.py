@@ -13,7 +13,7 @@ import pytest
 from workbook import airflow_home, paths
 
 pytestmark = pytest.mark.slow
-AIRFLOW_PYTHON = str(paths.venv_python(airflow_home.ENV))
+AIRFLOW_PYTHON = str(paths.env_python(airflow_home.ENV))
 DRIVER = Path(__file__).parent / "airflow_driver.py"
 
 SMOKE_DAG = Path(__file__).parent / "dags" / "smoke.py"

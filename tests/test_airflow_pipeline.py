@@ -30,7 +30,7 @@ def report(endpoints, tmp_path_factory):
     workspace = tmp_path_factory.mktemp("pipeline")
     lesson_files.write(lesson_files.files(LESSONS), workspace / "dags")
     result = subprocess.run(
-        [str(paths.venv_python(airflow_home.ENV)), str(DRIVER), "scenarios", str(workspace), DAY,
+        [str(paths.env_python(airflow_home.ENV)), str(DRIVER), "scenarios", str(workspace), DAY,
          OTHER_DAY], capture_output=True, text=True, cwd=paths.ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

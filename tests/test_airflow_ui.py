@@ -31,7 +31,7 @@ def airflow_ui(tmp_path_factory):
         services.start(name)
     workspace = tmp_path_factory.mktemp("airflow-ui")
     lesson_files.write(lesson_files.files(["02_intermediate/03_the_dag"]), workspace / "dags")
-    done = subprocess.run([str(paths.venv_python(airflow_home.ENV)), str(DRIVER), "run",
+    done = subprocess.run([str(paths.env_python(airflow_home.ENV)), str(DRIVER), "run",
                            str(workspace), DAY], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     run = json.loads(done.stdout.strip().splitlines()[-1])

@@ -113,7 +113,7 @@ def root_crontab() -> Iterator[None]:
 
 def cron_line_command(script: Path, work: Path) -> str:
     """The command the lesson schedules: absolute paths, the env's python, output to a log."""
-    python = paths.venv_python("beginner")
+    python = paths.env_python("beginner")
     args = [
         str(python), str(script), "--date", RUN_DATE, "--data-dir", str(paths.SALES_SAMPLE),
         "--db", str(work / "sales.db"), "--report-dir", str(work / "reports"),
@@ -144,7 +144,7 @@ def test_cron_runs_the_report_script(
     beginner_script: Path, cron_daemon: None, root_crontab: None, tmp_path: Path
 ) -> None:
     """cron itself (not a shell) runs the script, proving the entry works unattended."""
-    assert paths.venv_python("beginner").exists(), "no beginner env: run `make setup`"
+    assert paths.env_python("beginner").exists(), "no beginner env: run `make setup`"
     command = cron_line_command(beginner_script, tmp_path)
     log, report = tmp_path / "pipeline.log", tmp_path / "reports" / f"sales_report_{RUN_DATE}.csv"
 

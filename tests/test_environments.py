@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.markers import Marker
 
-from workbook import envfiles, paths
+from workbook import envfiles, envs, paths
 
 ENVS = paths.env_names()
 FILES = ["requirements.in", "requirements.txt", "environment.yml", "Dockerfile"]
@@ -50,21 +51,69 @@ def test_environment_yml_is_rendered_from_lock(env):
     data = yaml.safe_load(text)
     assert data["name"] == paths.kernel_name(env)
     assert data["channels"] == ["conda-forge"]
-    assert f"python={envfiles.PYTHON}" in data["dependencies"]
+    assert f"python={envs.PYTHON_VERSION}" in data["dependencies"]
     assert text == envfiles.render(env), (
         f"{path.relative_to(paths.ROOT)} is out of date: run `python -m workbook envfiles`"
     )
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_conda_pins_equal_lock_pins(env):
-    """Parsed from YAML, the pip list is the lock's pins for 3.11/Linux, each name once."""
+def conda_pip_list(env: str) -> list[str]:
     data = yaml.safe_load((paths.ENVIRONMENTS / env / "environment.yml").read_text())
-    pip = next(d["pip"] for d in data["dependencies"] if isinstance(d, dict))
-    assert pip == envfiles.pins(envfiles.lock_path(env).read_text())
-    names = [normalize(p.split("==")[0]) for p in pip]
+    return next(d["pip"] for d in data["dependencies"] if isinstance(d, dict))
+
+
+@pytest.mark.parametrize("subdir", envfiles.PLATFORMS)
+@pytest.mark.parametrize("env", ENVS)
+def test_conda_pins_equal_lock_pins_on_every_platform(env, subdir):
+    """What pip installs from the conda file's pip list on each conda platform (bare pins, and
+    the pins whose marker holds there) is exactly what the lock pins for that platform."""
+    target = envfiles.PLATFORMS[subdir]
+    installed = [pin for pin, marker in (entry.partition(" ; ")[::2]
+                                         for entry in conda_pip_list(env))
+                 if not marker or Marker(marker).evaluate(target)]
+    assert installed == envfiles.pins(envfiles.lock_path(env).read_text(), target)
+    names = [normalize(p.split("==")[0]) for p in installed]
     assert len(names) == len(set(names))
-    assert all(re.fullmatch(r"[A-Za-z0-9._\[\],-]+==[^=\s;]+", p) for p in pip), pip
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_conda_pip_list_is_pins_with_markers_only_where_platform_only(env):
+    pip = conda_pip_list(env)
+    for entry in pip:
+        pin, _, marker = entry.partition(" ; ")
+        assert re.fullmatch(r"[A-Za-z0-9._\[\],-]+==[^=\s;]+", pin), entry
+        if marker:
+            holds = [Marker(marker).evaluate(t) for t in envfiles.PLATFORMS.values()]
+            assert any(holds) and not all(holds), f"{entry}: not platform-only"
+    # macOS's appnope is in every lock (through ipykernel), only for macOS
+    assert 'appnope==1.0.0 ; sys_platform == "darwin"' in pip
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_conda_file_keeps_the_requirements_comments(env):
+    """Each direct requirement's line says where it is used, as requirements.in does."""
+    lines = (paths.ENVIRONMENTS / env / "environment.yml").read_text().splitlines()
+    for line in requirement_lines(env):
+        spec, comment = (part.strip() for part in line.split("#", 1))
+        name = normalize(re.match(r"[A-Za-z0-9._-]+", spec).group())
+        found = [item for item in lines if re.match(r"\s+- ([A-Za-z0-9._-]+)==", item)
+                 and normalize(re.match(r"\s+- ([A-Za-z0-9._-]+)==", item).group(1)) == name]
+        assert len(found) == 1 and found[0].endswith(f"  # {comment}"), (name, found)
+
+
+def test_conda_files_use_no_selectors():
+    """`conda env create` ignores `# [osx]` selectors (only conda-build reads them): a pin
+    marked so would be installed everywhere. Platform-only pins carry PEP 508 markers."""
+    for path in [paths.ROOT / "environment.yml", *paths.ENVIRONMENTS.glob("*/environment.yml")]:
+        assert not re.search(r"#\s*\[", path.read_text()), path
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_lock_is_compiled_for_the_course_python(env):
+    """The Python version is defined once (envs.PYTHON_VERSION); each lock's header says it."""
+    header = envfiles.lock_path(env).read_text().split("\n", 3)[1]
+    found = re.search(r"--python-version (\S+)", header)
+    assert found and found.group(1) == envs.PYTHON_VERSION, header
 
 
 def test_top_level_environment_yml_is_base():
@@ -134,6 +183,21 @@ def test_pins_keep_only_python311_linux():
     assert envfiles.pins(LOCK) == ["alpha==1.0", "beta==2.0", "epsilon==5.0"]
 
 
+def test_conda_pins_keep_platform_only_pins_with_their_marker():
+    assert envfiles.conda_pins(LOCK) == [
+        "alpha==1.0", "beta==2.0", 'gamma==3.0 ; sys_platform == "win32"',
+        'epsilon==5.0 ; os_name != "nt" or sys_platform != "win32"']
+    assert envfiles.pins(LOCK, envfiles.PLATFORMS["win-64"]) == ["alpha==1.0", "beta==2.0",
+                                                                 "gamma==3.0"]
+
+
+def test_conda_pins_reject_a_name_pinned_twice_on_one_platform():
+    twice_on_macos = "alpha==1.0\nalpha==1.1 ; sys_platform != 'linux'\n"
+    assert envfiles.pins(twice_on_macos) == ["alpha==1.0"]  # fine on Linux
+    with pytest.raises(ValueError, match="twice .* on darwin"):
+        envfiles.conda_pins(twice_on_macos)
+
+
 def test_pins_reject_loose_and_ambiguous_locks():
     with pytest.raises(ValueError, match="exact pin"):
         envfiles.pins("alpha>=1.0\n")
@@ -154,10 +218,15 @@ def test_tampered_lock_changes_render_and_fails_check(tmp_path, monkeypatch, cap
     text, count = re.subn(r"^pandas==\S+", "pandas==0.0.1", lock.read_text(), flags=re.M)
     assert count == 1
     lock.write_text(text)
-    assert "      - pandas==0.0.1\n" in envfiles.render("beginner")
+    assert "      - pandas==0.0.1  # extract/transform lessons" in envfiles.render("beginner")
     assert envfiles.main(check=True) == 1
     assert "environments/beginner/environment.yml" in capsys.readouterr().err
 
     assert envfiles.main(check=False) == 0
     assert "pandas==0.0.1" in (envs / "beginner" / "environment.yml").read_text()
     assert envfiles.main(check=True) == 0
+
+    wanted = envs / "beginner" / "requirements.in"
+    wanted.write_text(wanted.read_text().replace("# charts of revenue", "# plots of revenue"))
+    assert envfiles.main(check=True) == 1
+    assert "matplotlib==3.11.2  # plots of revenue per category" in envfiles.render("beginner")

@@ -24,7 +24,7 @@ AIRFLOW = course.track("02_intermediate")  # the track the suite's negative case
 def integrity(folder, home, track: course.Track = AIRFLOW) -> dict[str, list[str]]:
     suite = track.orchestrator.name
     result = subprocess.run(
-        [str(paths.venv_python(track.env)), "-m", "workbook.integrity", suite, str(folder)],
+        [str(paths.env_python(track.env)), "-m", "workbook.integrity", suite, str(folder)],
         capture_output=True, text=True, cwd=paths.ROOT,
         env={**os.environ, **ENVIRON[suite](folder, home)})
     assert result.returncode == 0, result.stderr[-2000:]

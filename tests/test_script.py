@@ -30,7 +30,7 @@ class Job:
         self.log = workspace / "t.log"
 
     def run(self, data_dir, *extra):
-        cmd = [str(paths.venv_python("beginner")), str(self.script), "--date", DAY,
+        cmd = [str(paths.env_python("beginner")), str(self.script), "--date", DAY,
                "--data-dir", str(data_dir), "--db", str(self.db),
                "--report-dir", str(self.reports), "--log-file", str(self.log), *extra]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -128,7 +128,7 @@ def test_rerunning_a_day_keeps_one_copy(job):
 
 def test_the_script_runs_with_an_empty_environment(job):
     """Cron gives almost no environment: absolute paths must be enough."""
-    cmd = ["env", "-i", str(paths.venv_python("beginner")), str(job.script), "--date", DAY,
+    cmd = ["env", "-i", str(paths.env_python("beginner")), str(job.script), "--date", DAY,
            "--data-dir", str(paths.SALES_SAMPLE), "--db", str(job.db), "--report-dir",
            str(job.reports), "--log-file", str(job.log)]
     assert subprocess.run(cmd, cwd="/", timeout=120).returncode == 0

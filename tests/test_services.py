@@ -187,7 +187,7 @@ def test_missing_postgres_binaries_name_the_ways_to_get_them(monkeypatch):
 
 
 def test_cli_up_status_down(tmp_path):
-    command = [str(paths.venv_python(paths.BASE_ENV)), "-m", "workbook", "services"]
+    command = [str(paths.base_python()), "-m", "workbook", "services"]
     up = subprocess.run([*command, "up", "weather"], capture_output=True, text=True,
                         cwd=paths.ROOT)
     try:

@@ -39,7 +39,10 @@ def migrated_marker(airflow_home: Path) -> Path:
 
 
 def airflow_cli() -> str:
-    return str(paths.VENVS / ENV / "bin" / "airflow")
+    """The airflow command of this interpreter's environment (inside the airflow kernel), else
+    of the airflow environment found by name (see `paths.env_python`)."""
+    here = Path(sys.executable).with_name("airflow")
+    return str(here if here.exists() else paths.env_python(ENV).with_name("airflow"))
 
 
 def airflow_version() -> str:

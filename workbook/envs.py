@@ -15,6 +15,8 @@ from pathlib import Path
 from workbook import paths
 
 STAMP = ".workbook-lock.sha256"
+# The course's Python, defined here only: uv venvs, the locks' --python-version, the conda
+# files (envfiles) and the learners' workflow (tests check that those agree).
 PYTHON_VERSION = "3.11"
 
 
@@ -99,12 +101,34 @@ def register_kernel(env: str) -> None:
     )
 
 
+def check_kernels(envs: list[str]) -> None:
+    """The conda route (an external base, see `paths`): conda made the environments, so check
+    only that each level's kernel is found by name and its interpreter exists."""
+    for env in envs:
+        if env == paths.BASE_ENV:
+            continue
+        python = paths.kernel_python(env)
+        if python is None or not python.exists():
+            raise SetupError(
+                f"kernel {paths.kernel_name(env)} not found"
+                f"{f' (its interpreter {python} is gone)' if python else ''} for the base "
+                f"environment {paths.BASE_PREFIX}: create it and register its kernel as the "
+                f"README says (With conda), e.g. `conda env create -f environments/{env}/"
+                f"environment.yml`, then `conda run -n {paths.kernel_name(env)} python -m "
+                f"ipykernel install --prefix \"$CONDA_PREFIX\" --name {paths.kernel_name(env)}`")
+        print(f"  {env}: kernel {paths.kernel_name(env)} runs {python}")
+
+
 def setup(envs: list[str] | None = None) -> None:
-    """Bring every (or the named) environment up to date; quick when nothing changed."""
+    """Bring every (or the named) environment up to date; quick when nothing changed. With an
+    external (conda) base, only check that the kernels are found."""
     envs = envs or paths.env_names()
     unknown = sorted(set(envs) - set(paths.env_names()))
     if unknown:
         raise SetupError(f"unknown environment(s) {unknown}; known: {paths.env_names()}")
+    if paths.base_is_external():
+        check_kernels(envs)
+        return
     if paths.BASE_ENV not in envs:
         envs = [paths.BASE_ENV, *envs]  # kernels are registered into base
     uv = None

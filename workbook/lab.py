@@ -13,14 +13,14 @@ OVERRIDES = {
 
 
 def write_settings_overrides() -> None:
-    settings = paths.VENVS / paths.BASE_ENV / "share" / "jupyter" / "lab" / "settings"
+    settings = paths.BASE_PREFIX / "share" / "jupyter" / "lab" / "settings"
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "overrides.json").write_text(json.dumps(OVERRIDES, indent=1) + "\n")
 
 
 def lab_command(port: int = 8888, extra: tuple[str, ...] = ()) -> list[str]:
     cmd = [
-        str(paths.venv_python(paths.BASE_ENV)), "-m", "jupyterlab",
+        str(paths.base_python()), "-m", "jupyterlab",
         "--ip=127.0.0.1", f"--port={port}", "--no-browser",
         f"--ServerApp.root_dir={paths.ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
     ]

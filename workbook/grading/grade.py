@@ -135,11 +135,15 @@ def prerequisites(source_nb) -> list:
     return found
 
 
+def level_python(source_nb) -> str:
+    """The interpreter of the lesson's environment, found by its kernel's name."""
+    return str(paths.env_python(
+        source_nb.metadata["kernelspec"]["name"].removeprefix(paths.KERNEL_PREFIX)))
+
+
 def write_private(plan: assemble.Plan, source_nb, box: sandbox.Sandbox, job: Job,
-                  private: Path, areas: Areas) -> None:
+                  private: Path, areas: Areas, python: str) -> None:
     """The grader's files for the run (root-only), and the client's spec."""
-    kernel = source_nb.metadata["kernelspec"]["name"].removeprefix(paths.KERNEL_PREFIX)
-    python = str(paths.venv_python(kernel))
     nbformat.write(plan.learner, private / "learner.ipynb")
     nbformat.write(plan.checker, private / "checker.ipynb")
     required = []
@@ -157,12 +161,13 @@ def run_sandboxed(plan: assemble.Plan, source_nb, job: Job, box: sandbox.Sandbox
                   private: Path) -> dict:
     """Execute the plan; the run's status (with every reply), or {"error": why}."""
     areas = Areas.of(box, private)
-    write_private(plan, source_nb, box, job, private, areas)
+    python, client = level_python(source_nb), str(paths.base_python())
+    write_private(plan, source_nb, box, job, private, areas, python)
     root = private / "root"
     root.mkdir()
-    command = sandbox.wrap([str(paths.venv_python(paths.BASE_ENV)), "-m",
-                            "workbook.grading.execute", str(areas.grader / "spec.json")],
-                           box, job.limits, root, private)
+    command = sandbox.wrap([client, "-m", "workbook.grading.execute",
+                            str(areas.grader / "spec.json")],
+                           box, job.limits, root, private, [client, python])
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=private)
     try:

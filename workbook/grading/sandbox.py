@@ -22,12 +22,12 @@ and each report says so.
 
 import contextlib
 import fcntl
+import functools
 import grp
 import os
 import pwd
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,11 +187,27 @@ def checker_kernel_argv(python: str, box: Sandbox, limits: Limits) -> list[str]:
             'ip link set lo up && exec "$@"', "checker", *drop_to(box.checker), *kernel]
 
 
-def visible_paths() -> list[Path]:
-    """What the sandbox shows read-only besides the system: the Python the environments are
-    built on, the workbook package, the environments and the datasets."""
-    shown = [Path(sys.base_prefix), paths.ROOT / "workbook", paths.VENVS, paths.DATASETS]
-    return [p.resolve() for p in shown if p.exists()]
+@functools.cache
+def prefixes(python: str) -> tuple[Path, ...]:
+    """Where an interpreter's files are: its sys.prefix and sys.base_prefix (a uv venv and the
+    Python it is built on; a conda environment, which is its own base)."""
+    code = "import sys; print(sys.prefix); print(sys.base_prefix)"
+    found = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    return tuple(Path(line) for line in found.stdout.splitlines())
+
+
+def visible_paths(pythons: list[str]) -> list[Path]:
+    """What the sandbox shows read-only besides the system: the environments of the
+    interpreters the run uses (the notebook client's and the kernels'), wherever they are (uv's
+    .venvs/ or conda's envs/), the workbook package and the datasets. An interpreter whose
+    prefix holds the repository is refused: showing it would show solutions/."""
+    interpreters = [path for python in pythons for path in prefixes(python)]
+    for path in interpreters:
+        if paths.ROOT.resolve().is_relative_to(path.resolve()):
+            raise ValueError(f"cannot sandbox {path}: an environment there would show the "
+                             f"whole repository, solutions included")
+    shown = [*interpreters, paths.ROOT / "workbook", paths.VENVS, paths.DATASETS]
+    return list(dict.fromkeys(p.resolve() for p in shown if p.exists()))
 
 
 def _in_root(path: str | Path) -> str:
@@ -206,7 +222,7 @@ def _read_only(path: str) -> list[str]:
             f"mount -o remount,bind,ro,nosuid,nodev {_in_root(path)}"]
 
 
-def root_script(limits: Limits) -> str:
+def root_script(limits: Limits, shown: list[Path]) -> str:
     """The shell steps (run as root in the new namespaces) that build the sandbox's root in
     $R and start the command in it. The sandbox's own mounts come first, the read-only views
     of the machine after, so that a repository under /tmp stays visible above the new /tmp."""
@@ -230,7 +246,7 @@ def root_script(limits: Limits) -> str:
         "\"$R/tmp\"",
         f"mount --bind \"$PRIVATE\" \"$R{GRADER_AREA}\"",
     ]
-    for path in [*map(Path, SYSTEM), *visible_paths()]:
+    for path in [*map(Path, SYSTEM), *shown]:
         if path.is_symlink():
             steps.append(f"ln -s '{path.readlink()}' {_in_root(path)}")
         elif path.is_dir():
@@ -240,11 +256,11 @@ def root_script(limits: Limits) -> str:
     return "\n".join(steps)
 
 
-def wrap(command: list[str], box: Sandbox, limits: Limits, root: Path,
-         private: Path) -> list[str]:
+def wrap(command: list[str], box: Sandbox, limits: Limits, root: Path, private: Path,
+         pythons: list[str]) -> list[str]:
     """`command` (the notebook client) in the sandbox, under the total time-out and the
     client's memory limit; `root` is an empty folder for the sandbox's root, `private` the
-    grader's own files (seen inside at GRADER_AREA)."""
+    grader's own files (seen inside at GRADER_AREA), `pythons` every interpreter it runs."""
     timeout = ["timeout", "-k", "10", str(limits.total_timeout_s)]
     # A soft limit only: the kernels it starts get limits of their own, which a hard limit here
     # would cap (and raising a hard limit needs CAP_SYS_RESOURCE, which root may not have).
@@ -253,4 +269,4 @@ def wrap(command: list[str], box: Sandbox, limits: Limits, root: Path,
         return [*timeout, *client, *command]
     return [*timeout, "unshare", "--net", "--mount", "--pid", "--ipc", "--uts", "--fork",
             "--kill-child", "--", "env", f"R={root}", f"PRIVATE={private}", "sh", "-c",
-            root_script(limits), "sandbox", *client, *command]
+            root_script(limits, visible_paths(pythons)), "sandbox", *client, *command]

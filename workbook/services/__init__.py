@@ -29,14 +29,14 @@ def _log(name: str):
 
 def _start_weather() -> Endpoint:
     port = base.free_port()
-    proc = base.spawn([str(paths.venv_python(paths.BASE_ENV)), "-m", "workbook.services.weather",
+    proc = base.spawn([str(paths.base_python()), "-m", "workbook.services.weather",
                        "--port", str(port)], _log("weather"))
     return Endpoint("weather", f"http://127.0.0.1:{port}", port, proc.pid)
 
 
 def _start_smtp() -> Endpoint:
     port, maildir = base.free_port(), base.STATE_DIR / MAILDIR
-    proc = base.spawn([str(paths.venv_python(paths.BASE_ENV)), "-m", "workbook.services.smtp",
+    proc = base.spawn([str(paths.base_python()), "-m", "workbook.services.smtp",
                        "--port", str(port), "--maildir", str(maildir)], _log("smtp"))
     return Endpoint("smtp", f"smtp://127.0.0.1:{port}", port, proc.pid, {"maildir": str(maildir)})
 
