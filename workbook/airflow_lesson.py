@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from workbook import airflow_home, lesson, services
-from workbook.services import postgres
+from workbook import airflow_home, datasets, lesson, services
 from workbook.services.weather import ARCHIVE_PATH
 
 LEVEL = "02_intermediate"
 LIVE_WEATHER = "https://archive-api.open-meteo.com/v1/archive"
 ALERT_EMAIL = "data-team@retail.example"
 SENDER = "airflow@retail.example"
-FIRST_DAY = dt.date.fromisoformat(postgres.SEED_DAYS["start"])
-DAYS = postgres.SEED_DAYS["days"]
+# The retailer's PostgreSQL holds the committed sample's days (workbook.services.postgres).
+FIRST_DAY = dt.date.fromisoformat(datasets.SAMPLE["start"])
+DAYS = datasets.SAMPLE["days"]
 
 
 @dataclass(frozen=True)

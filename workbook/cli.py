@@ -43,6 +43,12 @@ def _envfiles(args: argparse.Namespace) -> int:
     return envfiles.main(check=args.check)
 
 
+def _seedsql(args: argparse.Namespace) -> int:
+    from workbook import seedsql
+
+    return seedsql.main(check=args.check)
+
+
 def _run(args: argparse.Namespace) -> int:
     from workbook import runner
 
@@ -111,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envfiles", help="write the conda environment files from the locks")
     p.add_argument("--check", action="store_true", help="fail if a file is out of date")
     p.set_defaults(func=_envfiles)
+
+    p = sub.add_parser("seedsql", help="write the compose PostgreSQL's seed (the embedded one's)")
+    p.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    p.set_defaults(func=_seedsql)
 
     p = sub.add_parser("run", help="execute a notebook with papermill in its own kernel")
     p.add_argument("notebook", help="path to a .ipynb (solutions/ or notebooks/ or your own)")
