@@ -2,13 +2,10 @@
 passes the integrity suite (`workbook.integrity`), one test per file, in the orchestrator's own
 environment; and the suite fails the DAGs it should."""
 
-import json
-import os
-import subprocess
-
 import pytest
 
 from workbook import airflow_home, course, dagfiles, paths
+from workbook import integrity as integrity_suite
 
 pytestmark = pytest.mark.slow
 # The dags folder of a learner who finished the level: a later version of a file replaces the
@@ -17,12 +14,7 @@ AIRFLOW_FILES = dagfiles.dag_files(course.lesson_keys("02_intermediate"))
 
 
 def integrity(folder, home) -> dict[str, list[str]]:
-    result = subprocess.run(
-        [str(paths.venv_python(airflow_home.ENV)), "-m", "workbook.integrity", "airflow",
-         str(folder)], capture_output=True, text=True, cwd=paths.ROOT,
-        env={**os.environ, **airflow_home.environ(folder, home)})
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return integrity_suite.report("airflow", folder, home, paths.venv_python(airflow_home.ENV))
 
 
 @pytest.fixture(scope="module")

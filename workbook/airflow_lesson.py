@@ -187,6 +187,12 @@ def incident_source(postgres_url: str) -> str:
         con.execute(f"CREATE SCHEMA {INCIDENT_SCHEMA}")
         con.execute(f"CREATE TABLE {INCIDENT_SCHEMA}.daily_sales AS TABLE public.daily_sales")
         con.execute(f"CREATE VIEW {INCIDENT_SCHEMA}.stores AS TABLE public.stores")
+    return incident_connection(postgres_url)
+
+
+def incident_connection(postgres_url: str) -> str:
+    """retail_db_incident as JSON: the database of `postgres_url`, searching the schema
+    `incident` (environments/airflow/docker-compose.yaml sets the same for its PostgreSQL)."""
     url = urlparse(postgres_url)
     return json.dumps({"conn_type": "postgres", "host": url.hostname, "port": url.port or 5432,
                        "login": url.username, "password": url.password,

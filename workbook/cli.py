@@ -77,7 +77,7 @@ def _services(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace) -> int:
     from workbook import lab
 
-    return lab.main()
+    return lab.main(args.ip)
 
 
 def _datasets(args: argparse.Namespace) -> int:
@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_services)
 
     p = sub.add_parser("lab", help="start JupyterLab on 127.0.0.1 with the notebooks")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="the address to listen on (0.0.0.0 only inside a container)")
     p.set_defaults(func=_lab)
 
     p = sub.add_parser("datasets", help="generate the course's datasets")

@@ -53,6 +53,22 @@ def airflow(folder: Path) -> dict[str, list[str]]:
 SUITES = {"airflow": airflow}
 
 
+def report(kind: str, folder: Path, home: Path, python: Path) -> dict[str, list[str]]:
+    """The suite `kind` over `folder`, run by `python` (the environment to judge: the learner's
+    venv, or one built as an image builds its own), with an Airflow home of its own in `home`."""
+    import os
+    import subprocess
+
+    from workbook import airflow_home, paths
+
+    result = subprocess.run(
+        [str(python), "-m", "workbook.integrity", kind, str(folder)], capture_output=True,
+        text=True, cwd=paths.ROOT, env={**os.environ, **airflow_home.environ(folder, home)})
+    if result.returncode != 0:
+        raise RuntimeError(f"the {kind} integrity suite failed to run:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str]) -> int:
     kind, folder = argv
     print(json.dumps(SUITES[kind](Path(folder).resolve())))
