@@ -27,6 +27,13 @@ def bundles() -> list[str]:
     return sorted(bundle.name for bundle in DagBundlesManager().get_all_dag_bundles())
 
 
+def implicit_connections() -> dict:
+    """The connection each class uses when it is made without naming one."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    return {"SmtpNotifier": ["smtp_conn_id", SmtpNotifier(to="x").smtp_conn_id]}
+
+
 def run(workspace: str, day: str) -> dict:
     """One run of store_weather for `day`, as the lessons make it."""
     ctx, _ = airflow_lesson.setup(day, workspace)
@@ -65,7 +72,8 @@ def scenarios(workspace: str, day: str, other_day: str) -> dict:
     return report
 
 
-COMMANDS = {"smoke": smoke, "bundles": bundles, "run": run, "scenarios": scenarios}
+COMMANDS = {"smoke": smoke, "bundles": bundles, "implicit-connections": implicit_connections,
+            "run": run, "scenarios": scenarios}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))

@@ -8,7 +8,9 @@ Each rule is a function returning a list of problems, so the negative cases belo
 that every rule fails on a bad file.
 """
 
+import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,25 +19,31 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbook import envfiles, envs, paths
+from workbook import airflow_home, airflow_lesson, course, lesson_files, paths, seedsql
+from workbook.services.weather import ARCHIVE_PATH
 
 COMPOSE_FILES = sorted(paths.ENVIRONMENTS.glob("*/docker-compose.yaml"))
 IDS = [p.parent.name for p in COMPOSE_FILES]
 LOOPBACK = ("127.0.0.1", "::1", "[::1]")
-AIRFLOW_DAGS = "workspace/02_intermediate/dags"
+LEVEL = airflow_lesson.TRACK
+DRIVER = Path(__file__).parent / "airflow_driver.py"
+WORKSPACE = paths.WORKSPACE / LEVEL
+# Where the lessons keep what Airflow reads: the dags folder (airflow_lesson.setup), lesson 01's
+# sales exports and reports (its setup cell), the warehouse (airflow_lesson.resolve).
+HOST_PLACES = {
+    "AIRFLOW__CORE__DAGS_FOLDER": WORKSPACE / "dags",
+    "AIRFLOW_VAR_SALES_DATA_DIR": paths.SALES_SAMPLE,
+    "AIRFLOW_VAR_REPORT_DIR": WORKSPACE / "reports",
+    "AIRFLOW_VAR_WAREHOUSE_PATH": WORKSPACE / "warehouse.duckdb",
+}
+# Operators and notifiers that read a connection without naming it: (keyword, its default).
+# A test checks the default against the class in the airflow environment.
+IMPLICIT_CONNECTIONS = {"SmtpNotifier": ("smtp_conn_id", "smtp_default")}
+TEMPLATE_READS = re.compile(r"\b(var\.value|var\.json|conn)\.(\w+)")
 
 
 def load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
-
-
-def lock_versions(env: str) -> dict[str, str]:
-    """{normalized name: version} of an environment's lock, for Python 3.11 on Linux."""
-    pins = envfiles.pins(envfiles.lock_path(env).read_text())
-    return {
-        re.sub(r"[-_.]+", "-", name.split("[")[0]).lower(): version
-        for name, version in (pin.split("==") for pin in pins)
-    }
 
 
 def environment(service: dict) -> dict[str, str]:
@@ -163,38 +171,182 @@ def connection_problems(compose: dict) -> list[str]:
     return problems
 
 
-def airflow_problems(path: Path, compose: dict, locked: dict[str, str]) -> list[str]:
-    """The Airflow service matches the Airflow lock and mounts the learner's dags folder."""
-    problems = []
-    airflow = {
-        n: s for n, s in compose.get("services", {}).items()
-        if s.get("image", "").startswith("apache/airflow:")
-    }
+def airflow_services(compose: dict) -> dict[str, dict]:
+    """The services whose command runs `airflow`."""
+    return {name: service for name, service in compose.get("services", {}).items()
+            if str((service.get("command") or [""])[0]).endswith("/airflow")}
+
+
+def container_to_host(path: Path, compose: dict, service: str, target: str) -> Path | None:
+    """The host path a container path of `service` is, through its bind mounts (the longest
+    mount that holds it); None when no mount holds it."""
+    best = None
+    for source, mounted in bind_sources(path, compose).get(service, []):
+        if (target == mounted or target.startswith(mounted.rstrip("/") + "/")) and (
+                best is None or len(mounted) > len(best[1])):
+            best = (source, mounted)
+    return None if best is None else best[0] / target[len(best[1]):].lstrip("/")
+
+
+def airflow_problems(path: Path, compose: dict) -> list[str]:
+    """Airflow runs from the course's image with the airflow environment and the LocalExecutor,
+    and each place it reads or writes is, through its mounts, the place the lessons use."""
+    airflow = airflow_services(compose)
     if not airflow:
-        return ["no service runs the apache/airflow image"]
+        return ["no service runs airflow"]
+    problems = []
     for name, service in airflow.items():
-        tag = service["image"].split("@")[0].rsplit(":", 1)[1]
-        want = f"{locked['apache-airflow']}-python{envs.PYTHON_VERSION}"
-        if tag != want:
-            problems.append(f"{name}: image tag {tag!r}, the lock wants {want!r}")
+        build = service.get("build") or {}
+        envs = str((build.get("args") or {}).get("ENVS", "airflow")).split()
+        if not str(build.get("dockerfile", "")).endswith("environments/Dockerfile"):
+            problems.append(f"{name}: not built from environments/Dockerfile")
+        if "airflow" not in envs or "/venvs/airflow/" not in service["command"][0]:
+            problems.append(f"{name}: does not run the image's airflow environment")
         env = environment(service)
         if env.get("AIRFLOW__CORE__EXECUTOR") != "LocalExecutor":
             problems.append(f"{name}: AIRFLOW__CORE__EXECUTOR is not LocalExecutor")
-        for pin in env.get("_PIP_ADDITIONAL_REQUIREMENTS", "").split():
-            package, _, version = pin.partition("==")
-            key = re.sub(r"[-_.]+", "-", package.split("[")[0]).lower()
-            if locked.get(key) != version:
-                problems.append(f"{name}: extra {pin!r}, the lock has {key}=={locked.get(key)}")
-        mounts = dict((t, s) for s, t in bind_sources(path, compose).get(name, []))
-        if mounts.get("/opt/airflow/dags") != (paths.ROOT / AIRFLOW_DAGS).resolve():
-            problems.append(f"{name}: /opt/airflow/dags is not mounted from {AIRFLOW_DAGS}")
+        for key, place in HOST_PLACES.items():
+            host = container_to_host(path, compose, name, env.get(key, ""))
+            if host != place.resolve():
+                problems.append(f"{name}: {key}={env.get(key)!r} is {host} on the host, "
+                                f"the lessons use {place}")
     return problems
+
+
+def dag_reads(source: str) -> set[str]:
+    """The AIRFLOW_VAR_* and AIRFLOW_CONN_* a DAG file reads: Variable.get("x"), any
+    `*conn_id="x"`, templates {{ var.value.x }} / {{ conn.x }}, and the connection an operator
+    or notifier uses by default (IMPLICIT_CONNECTIONS)."""
+    reads = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            reads |= {("AIRFLOW_CONN_" if kind == "conn" else "AIRFLOW_VAR_") + name.upper()
+                      for kind, name in TEMPLATE_READS.findall(node.value)}
+        if not isinstance(node, ast.Call):
+            continue
+        func, given = node.func, {keyword.arg for keyword in node.keywords}
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if (called == "get" and getattr(func.value, "id", "") == "Variable" and node.args
+                and isinstance(node.args[0], ast.Constant)):
+            reads.add(f"AIRFLOW_VAR_{node.args[0].value.upper()}")
+        reads |= {f"AIRFLOW_CONN_{keyword.value.value.upper()}" for keyword in node.keywords
+                  if (keyword.arg or "").endswith("conn_id")
+                  and isinstance(keyword.value, ast.Constant)}
+        if called in IMPLICIT_CONNECTIONS and IMPLICIT_CONNECTIONS[called][0] not in given:
+            reads.add(f"AIRFLOW_CONN_{IMPLICIT_CONNECTIONS[called][1].upper()}")
+    return reads
+
+
+def lesson_dag_sources() -> dict[str, str]:
+    """Every DAG-folder file each lesson writes, every version ('<lesson> <file>': text)."""
+    return {f"{key} {name}": text for key in course.lesson_keys(LEVEL)
+            for name, text in lesson_files.writefile_cells(key)}
+
+
+def reads_problems(compose: dict, sources: dict[str, str]) -> list[str]:
+    """Every variable and connection a lesson's DAG reads is set for Airflow."""
+    problems = []
+    for name, service in airflow_services(compose).items():
+        env = environment(service)
+        for where, source in sources.items():
+            problems += [f"{name}: {variable} (read by {where}) is not set"
+                         for variable in sorted(dag_reads(source) - env.keys())]
+    return problems
+
+
+def postgres_service(compose: dict) -> tuple[str, dict[str, str]]:
+    return next((name, environment(s)) for name, s in compose.get("services", {}).items()
+                if s.get("image", "").split(":")[0] == "postgres")
+
+
+def lesson_connection_problems(compose: dict) -> list[str]:
+    """The connections are what the lessons' code makes for these services: retail_db with the
+    PostgreSQL service's own user, password and database; smtp_default and retail_db_incident
+    exactly as airflow_lesson writes them."""
+    host, db = postgres_service(compose)
+    url = f"postgresql://{db['POSTGRES_USER']}:{db['POSTGRES_PASSWORD']}@{host}:5432/" \
+          f"{db['POSTGRES_DB']}"
+    expected = {
+        "AIRFLOW_CONN_RETAIL_DB": {"conn_type": "postgres", "host": host, "port": 5432,
+                                   "login": db["POSTGRES_USER"],
+                                   "password": db["POSTGRES_PASSWORD"],
+                                   "schema": db["POSTGRES_DB"]},
+        "AIRFLOW_CONN_RETAIL_DB_INCIDENT": json.loads(airflow_lesson.incident_connection(url)),
+        "AIRFLOW_CONN_SMTP_DEFAULT": json.loads(airflow_lesson.smtp_connection("mailpit", 1025)),
+    }
+    problems = []
+    for name, service in airflow_services(compose).items():
+        env = environment(service)
+        for key, want in expected.items():
+            try:
+                got = json.loads(env.get(key, "null"))
+            except json.JSONDecodeError:
+                got = env[key]  # connection_problems says it is not JSON
+            if got != want:
+                problems.append(f"{name}: {key} is {got}, the lessons make {want}")
+    return problems
+
+
+def seed_problems(path: Path, compose: dict) -> list[str]:
+    """The PostgreSQL service runs the generated seed at its first start."""
+    name, _ = postgres_service(compose)
+    configs = compose.get("configs", {})
+    for config in compose["services"][name].get("configs", []):
+        source = configs.get(config.get("source"), {}) if isinstance(config, dict) else {}
+        if (source.get("file") and (path.parent / source["file"]).resolve() == seedsql.PATH
+                and config.get("target", "").startswith("/docker-entrypoint-initdb.d/")
+                and config["target"].endswith(".sql")):
+            return []
+    return [f"{name}: {seedsql.PATH.name} is not run from /docker-entrypoint-initdb.d"]
+
+
+def notebook_parameters(level: str) -> set[str]:
+    """The names the `parameters` cells of a level's notebooks assign."""
+    names = set()
+    for lesson in course.lessons(level):
+        cells = json.loads(lesson.path().read_text())["cells"]
+        for cell in cells:
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                names |= {target.id for node in ast.parse("".join(cell["source"])).body
+                          if isinstance(node, ast.Assign) for target in node.targets}
+    return names
+
+
+def header_problems(text: str, compose: dict) -> list[str]:
+    """The parameters the header tells the reader to set are the notebooks' own, and their URLs
+    name services of this file (the weather one, the archive endpoint)."""
+    problems, known = [], notebook_parameters(LEVEL)
+    for name, value in re.findall(r"^#\s+(\w+) = \"([^\"]*)\"", text, re.M):
+        if name not in known:
+            problems.append(f"the header sets {name}, which no {LEVEL} notebook takes")
+        url = re.match(r"\w+://(?:[^@/]*@)?([\w.-]+)(?::\d+)?(/\S*)?", value)
+        if not url or url[1] not in compose.get("services", {}):
+            problems.append(f"the header's {name} = {value!r} is no service of this file")
+        elif name == "weather_url" and url[2] != ARCHIVE_PATH:
+            problems.append(f"the header's weather_url does not end in {ARCHIVE_PATH}")
+    return problems
+
+
+def lesson_rules(path: Path, text: str) -> list[str]:
+    """Every rule the Airflow level's compose file must pass (the others: course_rules)."""
+    compose = yaml.safe_load(text)
+    return (airflow_problems(path, compose) + reads_problems(compose, lesson_dag_sources())
+            + lesson_connection_problems(compose) + seed_problems(path, compose)
+            + header_problems(text, compose))
+
+
+def course_rules(path: Path, compose: dict) -> list[str]:
+    return (image_problems(compose) + port_problems(compose) + postgres_problems(compose)
+            + mount_problems(path, compose) + connection_problems(compose))
 
 
 # ---- the repository's compose files ------------------------------------------------------
 
+AIRFLOW_COMPOSE = paths.ENVIRONMENTS / "airflow" / "docker-compose.yaml"
+
+
 def test_airflow_environment_has_a_compose_file():
-    assert paths.ENVIRONMENTS / "airflow" / "docker-compose.yaml" in COMPOSE_FILES
+    assert AIRFLOW_COMPOSE in COMPOSE_FILES
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=IDS)
@@ -207,69 +359,51 @@ def test_compose_file_matches_the_compose_spec(path):
 def test_compose_file_follows_the_course_rules(path):
     compose = load(path)
     assert compose.get("services"), f"{path} defines no services"
-    problems = (
-        image_problems(compose) + port_problems(compose) + postgres_problems(compose)
-        + mount_problems(path, compose) + connection_problems(compose)
-    )
-    assert not problems, problems
+    assert course_rules(path, compose) == []
 
 
-def test_airflow_compose_matches_the_airflow_lock():
-    path = paths.ENVIRONMENTS / "airflow" / "docker-compose.yaml"
-    problems = airflow_problems(path, load(path), lock_versions("airflow"))
-    assert not problems, problems
+def test_airflow_compose_serves_the_lessons():
+    assert lesson_rules(AIRFLOW_COMPOSE, AIRFLOW_COMPOSE.read_text()) == []
+
+
+def test_the_lessons_dags_read_what_the_static_read_finds():
+    """The static read sees the reads of the lessons' DAGs (so the rule above is not empty)."""
+    reads = set().union(*map(dag_reads, lesson_dag_sources().values()))
+    assert reads == {"AIRFLOW_VAR_SALES_DATA_DIR", "AIRFLOW_VAR_REPORT_DIR",
+                     "AIRFLOW_VAR_WEATHER_API_URL", "AIRFLOW_VAR_WAREHOUSE_PATH",
+                     "AIRFLOW_VAR_ALERT_EMAIL", "AIRFLOW_CONN_RETAIL_DB",
+                     "AIRFLOW_CONN_RETAIL_DB_INCIDENT", "AIRFLOW_CONN_SMTP_DEFAULT"}
+
+
+@pytest.mark.slow
+def test_the_implicit_connections_are_airflows_defaults(tmp_path):
+    """IMPLICIT_CONNECTIONS says what the classes do, in the airflow environment: a notifier
+    made without the keyword uses that connection."""
+    result = subprocess.run(
+        [str(paths.env_python(airflow_home.ENV)), str(DRIVER), "implicit-connections"],
+        capture_output=True, text=True,
+        env={**os.environ, **airflow_home.environ(tmp_path / "dags", tmp_path / "home")})
+    assert result.returncode == 0, result.stderr[-1000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {k: tuple(v) for k, v in found.items()} == IMPLICIT_CONNECTIONS
 
 
 # ---- every rule can fail -----------------------------------------------------------------
 
-GOOD = """\
-services:
-  postgres:
-    image: postgres:15.18-bookworm
-    ports: ["127.0.0.1:5432:5432"]
-    healthcheck: {{test: ["CMD-SHELL", "pg_isready -U retail"]}}
-  airflow:
-    image: apache/airflow:{version}-python3.11
-    environment:
-      AIRFLOW__CORE__EXECUTOR: LocalExecutor
-      _PIP_ADDITIONAL_REQUIREMENTS: "duckdb=={duckdb}"
-      AIRFLOW_CONN_RETAIL_DB: '{{"conn_type": "postgres", "host": "postgres"}}'
-    volumes: ["../../{dags}:/opt/airflow/dags"]
-    ports:
-      - {{target: 8080, published: 8080, host_ip: 127.0.0.1}}
-    depends_on: {{postgres: {{condition: service_healthy}}}}
-"""
-
-
 @pytest.fixture
-def good(tmp_path) -> tuple[Path, str, dict[str, str]]:
-    """A valid compose text at the place of environments/airflow's, and the lock it matches."""
-    locked = lock_versions("airflow")
-    text = GOOD.format(version=locked["apache-airflow"], duckdb=locked["duckdb"], dags=AIRFLOW_DAGS)
-    path = paths.ENVIRONMENTS / "airflow" / "docker-compose.yaml"  # only its folder is used
-    return path, text, locked
+def good() -> tuple[Path, str]:
+    """The repository's Airflow compose file, to break one thing at a time."""
+    return AIRFLOW_COMPOSE, AIRFLOW_COMPOSE.read_text()
 
 
-def all_problems(path: Path, text: str, locked: dict[str, str]) -> list[str]:
-    compose = yaml.safe_load(text)
-    return (
-        image_problems(compose) + port_problems(compose) + postgres_problems(compose)
-        + mount_problems(path, compose) + connection_problems(compose)
-        + airflow_problems(path, compose, locked)
-    )
-
-
-def test_the_good_example_passes(good, tmp_path):
-    path, text, locked = good
-    assert all_problems(path, text, locked) == []
-    (tmp_path / "docker-compose.yaml").write_text(text)
-    assert schema_errors(tmp_path / "docker-compose.yaml") == ""
+def all_problems(path: Path, text: str) -> list[str]:
+    return course_rules(path, yaml.safe_load(text)) + lesson_rules(path, text)
 
 
 def test_schema_rejects_an_unknown_key(good, tmp_path):
-    _, text, _ = good
+    _, text = good
     bad = tmp_path / "docker-compose.yaml"
-    bad.write_text(text.replace("healthcheck:", "healthchek:"))
+    bad.write_text(text.replace("healthcheck:", "healthchek:", 1))
     assert "healthchek" in schema_errors(bad)
 
 
@@ -279,22 +413,55 @@ def test_schema_rejects_an_unknown_key(good, tmp_path):
         ("postgres:15.18-bookworm", "postgres:latest", "not pinned"),
         ("postgres:15.18-bookworm", "postgres", "not pinned"),
         ('"127.0.0.1:5432:5432"', '"5432:5432"', "not bound to 127.0.0.1"),
-        ("host_ip: 127.0.0.1", "host_ip: 0.0.0.0", "not bound to 127.0.0.1"),
+        ('"127.0.0.1:8888:8888"', '"0.0.0.0:8888:8888"', "not bound to 127.0.0.1"),
         ("pg_isready -U retail", "true", "without a pg_isready healthcheck"),
         ("condition: service_healthy", "condition: service_started", "service_healthy"),
-        ("-python3.11", "-python3.12", "the lock wants"),
-        ("apache/airflow:3", "apache/airflow:2", "the lock wants"),
-        ("LocalExecutor", "CeleryExecutor", "LocalExecutor"),
-        ("duckdb==", "duckdb==0.0.1+", "the lock has"),
+        ("dockerfile: environments/Dockerfile", "dockerfile: Dockerfile.airflow",
+         "not built from environments/Dockerfile"),
+        ("/opt/venvs/airflow/bin/airflow", "/opt/venvs/base/bin/airflow", "airflow environment"),
+        ("EXECUTOR: LocalExecutor", "EXECUTOR: CeleryExecutor", "LocalExecutor"),
         ('"host": "postgres"', '"host": "db"', "not a service here"),
-        ('"conn_type": "postgres", ', "", "no conn_type"),
-        ("'{\"conn_type\"", "'postgres://{\"conn_type\"", "not JSON"),
-        ("02_intermediate/dags", "02_intermediate/other", "is not mounted from"),
-        ("../../workspace", "../../../outside", "outside the repository"),
+        ('{"conn_type": "smtp", ', "{", "no conn_type"),
+        ('AIRFLOW_CONN_RETAIL_DB: >-\n        {', 'AIRFLOW_CONN_RETAIL_DB: >-\n        x{',
+         "not JSON"),
+        ("02_intermediate/dags", "02_intermediate/other", "AIRFLOW__CORE__DAGS_FOLDER"),
+        ("/workbook/datasets/sample/sales", "/workbook/datasets/sales", "SALES_DATA_DIR"),
+        ("- ../..:/workbook", "- ../../workspace:/workbook", "the lessons use"),
+        ("- ../..:/workbook", "- ../../..:/workbook", "outside the repository"),
+        ("AIRFLOW_VAR_REPORT_DIR:", "AIRFLOW_VAR_REPORTS_DIR:", "REPORT_DIR (read by"),
+        ("AIRFLOW_VAR_ALERT_EMAIL:", "AIRFLOW_VAR_ALERT_MAIL:", "ALERT_EMAIL (read by"),
+        ('"login": "retail", "password": "retail", "schema": "retail"}',
+         '"login": "retail", "password": "secret", "schema": "retail"}', "the lessons make"),
+        ('"retry_limit": 1}', '"retry_limit": 3}', "the lessons make"),
+        ("search_path=incident", "search_path=public", "the lessons make"),
+        ("file: ./retail-seed.sql", "file: ./other.sql", "retail-seed.sql is not run"),
+        ("/docker-entrypoint-initdb.d/20-retail-seed.sql", "/seed/20-retail-seed.sql",
+         "retail-seed.sql is not run"),
+        ("#   smtp_url = ", "#   smtp_host = ", "smtp_host, which no"),
+        ('"smtp://mailpit:1025"', '"smtp://mail:1025"', "no service of this file"),
+        ('"http://weather:8000/v1/archive"', '"http://weather:8000/"', "does not end in"),
     ],
 )
 def test_each_rule_fails_on_a_bad_file(good, old, new, expected):
-    path, text, locked = good
+    path, text = good
     assert old in text, old
-    problems = all_problems(path, text.replace(old, new, 1), locked)
+    problems = all_problems(path, text.replace(old, new, 1))
     assert any(expected in problem for problem in problems), problems
+
+
+def test_the_static_read_finds_every_kind_of_read():
+    source = (
+        "from airflow.sdk import Variable\n"
+        "Variable.get('a_var')\n"
+        "Op(task_id='t', postgres_conn_id='a_db')\n"
+        "SmtpNotifier(to='{{ var.value.to_whom }} {{ conn.other.host }}')\n"
+        "SmtpNotifier(to='x', smtp_conn_id='mail')\n"
+    )
+    assert dag_reads(source) == {"AIRFLOW_VAR_A_VAR", "AIRFLOW_CONN_A_DB", "AIRFLOW_VAR_TO_WHOM",
+                                 "AIRFLOW_CONN_OTHER", "AIRFLOW_CONN_SMTP_DEFAULT",
+                                 "AIRFLOW_CONN_MAIL"}
+    compose = {"services": {"airflow": {"command": ["/opt/venvs/airflow/bin/airflow"],
+                                        "environment": {"AIRFLOW_VAR_A_VAR": "1"}}}}
+    problems = reads_problems(compose, {"x.py": source})
+    assert "airflow: AIRFLOW_CONN_A_DB (read by x.py) is not set" in problems
+    assert len(problems) == 5

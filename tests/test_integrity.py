@@ -2,13 +2,10 @@
 passes the integrity suite (`workbook.integrity`), one test per file, in the orchestrator's own
 environment; and the suite fails the DAGs it should."""
 
-import json
-import os
-import subprocess
-
 import pytest
 
-from workbook import airflow_home, course, lesson_files, paths
+from workbook import course, lesson_files, paths
+from workbook import integrity as integrity_suite
 
 pytestmark = pytest.mark.slow
 # Each orchestrated track's folder as a learner who finished it has it: a later version of a
@@ -16,19 +13,12 @@ pytestmark = pytest.mark.slow
 FILES = {track.folder: lesson_files.files(course.lesson_keys(track.folder))
          for track in course.TRACKS if track.orchestrator}
 CASES = [(track, name) for track, files in FILES.items() for name in sorted(files)]
-# How each orchestrator's suite runs: the variables it reads before its first import.
-ENVIRON = {"airflow": lambda folder, home: airflow_home.environ(folder, home)}
 AIRFLOW = course.track("02_intermediate")  # the track the suite's negative cases use
 
 
 def integrity(folder, home, track: course.Track = AIRFLOW) -> dict[str, list[str]]:
-    suite = track.orchestrator.name
-    result = subprocess.run(
-        [str(paths.env_python(track.env)), "-m", "workbook.integrity", suite, str(folder)],
-        capture_output=True, text=True, cwd=paths.ROOT,
-        env={**os.environ, **ENVIRON[suite](folder, home)})
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return integrity_suite.report(track.orchestrator.name, folder, home,
+                                  paths.env_python(track.env))
 
 
 @pytest.fixture(scope="module")

@@ -116,11 +116,18 @@ def tries(run, task_id: str) -> list[dict]:
 
 
 def incident_connection(postgres_url: str) -> str:
-    """The debugging lesson's copy of the retailer's tables (retail_sources.copy_for_incident)
-    as an Airflow connection (JSON) whose search_path is the copy's schema."""
-    copy = retail_sources.copy_for_incident(postgres_url)
-    return json.dumps({"conn_type": "postgres", **{k: copy[k] for k in (
-        "host", "port", "login", "password", "schema")}, "extra": {"options": copy["options"]}})
+    """retail_db_incident as JSON: the database of `postgres_url`, searching the schema of the
+    debugging lesson's copy (environments/airflow/docker-compose.yaml sets the same)."""
+    settings = retail_sources.incident_settings(postgres_url)
+    return json.dumps({"conn_type": "postgres", **{k: settings[k] for k in (
+        "host", "port", "login", "password", "schema")}, "extra": {"options": settings["options"]}})
+
+
+def incident_source(postgres_url: str) -> str:
+    """A fresh copy of the retailer's tables for the debugging lesson to change without touching
+    the real ones (retail_sources.copy_for_incident), as the connection retail_db_incident."""
+    retail_sources.copy_for_incident(postgres_url)
+    return incident_connection(postgres_url)
 
 
 def run_with_log(dag, logical_date, **kwargs) -> tuple[object, str]:

@@ -45,6 +45,12 @@ def _envfiles(args: argparse.Namespace) -> int:
     return envfiles.main(check=args.check)
 
 
+def _seedsql(args: argparse.Namespace) -> int:
+    from workbook import seedsql
+
+    return seedsql.main(check=args.check)
+
+
 def _run(args: argparse.Namespace) -> int:
     return runner.main(args.notebook, args.params, args.output, args.timeout)
 
@@ -71,7 +77,7 @@ def _services(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace) -> int:
     from workbook import lab
 
-    return lab.main()
+    return lab.main(args.ip)
 
 
 def _datasets(args: argparse.Namespace) -> int:
@@ -112,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="fail if a file is out of date")
     p.set_defaults(func=_envfiles)
 
+    p = sub.add_parser("seedsql", help="write the compose PostgreSQL's seed (the embedded one's)")
+    p.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    p.set_defaults(func=_seedsql)
+
     p = sub.add_parser("run", help="execute a notebook with papermill in its own kernel")
     p.add_argument("notebook", help="path to a .ipynb (solutions/ or notebooks/ or your own)")
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="parameters (YAML values)")
@@ -147,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_services)
 
     p = sub.add_parser("lab", help="start JupyterLab on 127.0.0.1 with the notebooks")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="the address to listen on (0.0.0.0 only inside a container)")
     p.set_defaults(func=_lab)
 
     p = sub.add_parser("datasets", help="generate the course's datasets")

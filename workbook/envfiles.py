@@ -16,10 +16,9 @@ conda user gets exactly the pins `make setup` installs, on any platform conda se
 The top-level `environment.yml` is the base environment's file.
 """
 
-import sys
 from pathlib import Path
 
-from workbook import paths
+from workbook import generated, paths
 from workbook.envs import PYTHON_VERSION
 
 CHANNELS = ["conda-forge"]
@@ -162,18 +161,6 @@ def outputs() -> dict[Path, str]:
     return files
 
 
-def _show(path: Path) -> str:
-    return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
-
-
 def main(check: bool = False) -> int:
     """Write the environment files; with check, write nothing and return 1 if any is stale."""
-    expected = outputs()
-    stale = [p for p, text in expected.items() if not p.exists() or p.read_text() != text]
-    for path in stale:
-        if check:
-            print(f"out of date: {_show(path)}: run `python -m workbook envfiles`", file=sys.stderr)
-        else:
-            path.write_text(expected[path])
-            print(f"wrote {_show(path)}")
-    return 1 if check and stale else 0
+    return generated.sync(outputs(), "python -m workbook envfiles", check)

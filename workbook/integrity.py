@@ -50,7 +50,31 @@ def airflow(folder: Path) -> dict[str, list[str]]:
     return found
 
 
+def report(kind: str, folder: Path, home: Path, python: Path) -> dict[str, list[str]]:
+    """The suite `kind` over `folder`, run by `python` (the environment to judge: the learner's
+    venv, or one built as an image builds its own), with the orchestrator's state in `home`."""
+    import os
+    import subprocess
+
+    from workbook import paths
+
+    result = subprocess.run(
+        [str(python), "-m", "workbook.integrity", kind, str(folder)], capture_output=True,
+        text=True, cwd=paths.ROOT, env={**os.environ, **ENVIRONS[kind](folder, home)})
+    if result.returncode != 0:
+        raise RuntimeError(f"the {kind} integrity suite failed to run:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _airflow_environ(folder: Path, home: Path) -> dict[str, str]:
+    from workbook import airflow_home
+
+    return airflow_home.environ(folder, home)
+
+
 SUITES = {"airflow": airflow}
+# The variables each orchestrator reads before its first import (its home, its dags folder).
+ENVIRONS = {"airflow": _airflow_environ}
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,5 @@
-"""`make lab`: JupyterLab on 127.0.0.1, rooted at the repository, state kept in .workbook/."""
+"""`make lab`: JupyterLab on 127.0.0.1 (`--ip` in a container), rooted at the repository,
+state kept in .workbook/."""
 
 import json
 import os
@@ -7,6 +8,7 @@ import subprocess
 from workbook import paths
 
 # No news popup (it fetches from the internet) and no update checks: quiet, offline-friendly.
+LOOPBACK = "127.0.0.1"
 OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
 }
@@ -18,10 +20,10 @@ def write_settings_overrides() -> None:
     (settings / "overrides.json").write_text(json.dumps(OVERRIDES, indent=1) + "\n")
 
 
-def lab_command(port: int = 8888, extra: tuple[str, ...] = ()) -> list[str]:
+def lab_command(port: int = 8888, extra: tuple[str, ...] = (), ip: str = LOOPBACK) -> list[str]:
     cmd = [
         str(paths.base_python()), "-m", "jupyterlab",
-        "--ip=127.0.0.1", f"--port={port}", "--no-browser",
+        f"--ip={ip}", f"--port={port}", "--no-browser",
         f"--ServerApp.root_dir={paths.ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
     ]
     if os.geteuid() == 0:
@@ -29,8 +31,11 @@ def lab_command(port: int = 8888, extra: tuple[str, ...] = ()) -> list[str]:
     return cmd + list(extra)
 
 
-def main() -> int:
+def main(ip: str = LOOPBACK) -> int:
+    """JupyterLab on `ip`: this machine only, by default. The image listens on all of the
+    container's interfaces (the published port is what reaches it, and it is bound to the host's
+    127.0.0.1: environments/Dockerfile)."""
     paths.apply_jupyter_environ()
     write_settings_overrides()
     print("JupyterLab: open the URL printed below; notebooks/ holds the lessons (Ctrl-C stops).")
-    return subprocess.call(lab_command())
+    return subprocess.call(lab_command(ip=ip))

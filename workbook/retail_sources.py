@@ -80,10 +80,9 @@ def received(maildir: Path) -> list:
             for p in sorted(Path(maildir).glob("*.eml"))]
 
 
-def copy_for_incident(postgres_url: str) -> dict:
+def copy_for_incident(postgres_url: str) -> None:
     """A fresh copy of the retailer's tables in the schema `incident`, for the debugging lesson
-    to change without touching the real ones; returns that copy's connection settings (its
-    search_path is the schema)."""
+    to change without touching the real ones."""
     import psycopg
 
     with psycopg.connect(postgres_url, autocommit=True) as con:
@@ -91,6 +90,10 @@ def copy_for_incident(postgres_url: str) -> dict:
         con.execute(f"CREATE SCHEMA {INCIDENT_SCHEMA}")
         con.execute(f"CREATE TABLE {INCIDENT_SCHEMA}.daily_sales AS TABLE public.daily_sales")
         con.execute(f"CREATE VIEW {INCIDENT_SCHEMA}.stores AS TABLE public.stores")
+
+
+def incident_settings(postgres_url: str) -> dict:
+    """How to reach that copy: the database of `postgres_url`, its search_path the schema."""
     url = urlparse(postgres_url)
     return {"host": url.hostname, "port": url.port or 5432, "login": url.username,
             "password": url.password, "schema": url.path.lstrip("/"),

@@ -19,7 +19,6 @@ from workbook.retail import STORES
 from workbook.services.base import Endpoint, ServiceError, free_port
 
 DATABASE = "retail"
-SEED_DAYS = {"start": "2015-06-01", "days": 14, "rows_per_day": 400, "seed": 2015}
 MISSING = ("PostgreSQL server binaries (initdb, pg_ctl) not found. Get them with "
            "`sudo apt-get install postgresql` (Debian/Ubuntu) or `brew install postgresql@15` "
            "(macOS); or start the `postgres` service of environments/airflow/docker-compose.yaml; "
@@ -90,8 +89,9 @@ def daily_sales_csv() -> str:
     from workbook import sales  # pandas: imported only when seeding
 
     store_ids = {s.name: s.store_id for s in STORES}
-    folder = datasets.sales_dir(SEED_DAYS["seed"], SEED_DAYS["rows_per_day"], paths.STATE,
-                                start=SEED_DAYS["start"], days=SEED_DAYS["days"])
+    sample = datasets.SAMPLE  # the committed exports: the days the lessons' run_date may take
+    folder = datasets.sales_dir(sample["seed"], sample["rows_per_day"], paths.STATE,
+                                start=sample["start"], days=sample["days"])
     out = io.StringIO()
     for file in sorted(folder.glob("sales_*.csv")):
         day = dt.date.fromisoformat(file.stem.removeprefix("sales_"))
@@ -105,12 +105,20 @@ def daily_sales_csv() -> str:
     return out.getvalue()
 
 
-def seed(port: int) -> None:
-    psql(port, "postgres", f"CREATE DATABASE {DATABASE};")
+def seed_sql() -> str:
+    """The retailer's tables and rows as one psql script (COPY data inline, as pg_dump writes
+    it), run in an existing, empty database. The embedded cluster runs it here; the compose
+    file's PostgreSQL runs the same text from environments/airflow/retail-seed.sql
+    (`python -m workbook seedsql` writes it), so both hold the same tables."""
     stores = "".join(f"{s.store_id},{s.name},{s.city},{s.latitude},{s.longitude}\n"
                      for s in STORES)
-    psql(port, DATABASE, SCHEMA + "COPY stores FROM STDIN (FORMAT csv);\n" + stores + "\\.\n"
-         + "COPY daily_sales FROM STDIN (FORMAT csv);\n" + daily_sales_csv() + "\\.\n")
+    return (SCHEMA + "COPY stores FROM STDIN (FORMAT csv);\n" + stores + "\\.\n"
+            + "COPY daily_sales FROM STDIN (FORMAT csv);\n" + daily_sales_csv() + "\\.\n")
+
+
+def seed(port: int) -> None:
+    psql(port, "postgres", f"CREATE DATABASE {DATABASE};")
+    psql(port, DATABASE, seed_sql())
 
 
 def start() -> Endpoint:

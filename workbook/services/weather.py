@@ -195,12 +195,16 @@ def inject_faults(url: str, fail_first: int = 0, status: int = 503, latency_ms: 
         response.read()
 
 
-def serve(port: int) -> None:
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Serve until stopped; on this machine only, unless `host` says otherwise (the compose
+    file's weather service listens on its container's interfaces)."""
     Handler.faults = Faults()
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    ThreadingHTTPServer((host, port), Handler).serve_forever()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    serve(parser.parse_args().port)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    serve(args.port, args.host)
