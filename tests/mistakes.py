@@ -38,7 +38,27 @@ class Mistake:
 
 
 MISTAKES = (
+    Mistake("read-without-keep-default-na", "01_beginner/01_extract_transform",
+            "read-day-solution", right=" keep_default_na=False,", wrong="",
+            hint="keep_default_na=False"),
     Mistake("no-delete-before-insert", "01_beginner/02_load", "load-day-solution",
             right='conn.execute("DELETE FROM sales WHERE sale_date = ?", (day.isoformat(),))\n',
             wrong="", hint="delete the day's rows before inserting them again"),
+    Mistake("cron-every-minute-of-hour-8", "01_beginner/04_scheduling_with_cron",
+            "schedule-solution", right='"0 8 * * *"', wrong='"* 8 * * *"',
+            hint="'*' in the minute field means every minute"),
+    Mistake("request-without-timeout", "02_intermediate/02_sources", "weather-call-solution",
+            right=", timeout=(3.05, 10))", wrong=")", hint="timeout="),
+    Mistake("no-raise-for-status", "02_intermediate/02_sources", "weather-call-solution",
+            right="    response.raise_for_status()\n", wrong="", hint="raise_for_status()"),
+    Mistake("warehouse-load-without-delete", "02_intermediate/03_the_dag",
+            "idempotent-load-solution",
+            right='            con.execute(f"DELETE FROM {TABLE} WHERE sale_date = ?", [day])\n',
+            wrong="", hint="delete the day's rows before inserting"),
+    Mistake("psycopg2-error-class", "02_intermediate/04_reliability", "fail-fast-solution",
+            right='"psycopg.errors.UndefinedColumn"', wrong='"psycopg2.errors.UndefinedColumn"',
+            hint="psycopg 3"),
+    Mistake("python-loop-over-xcomarg", "02_intermediate/05_dynamic_mapping", "expand-solution",
+            right="    load(enrich.expand(store=stores))\n",
+            wrong="    load([enrich(store) for store in stores])\n", hint=".expand("),
 )

@@ -110,7 +110,8 @@ def jupyter_environ(base: dict[str, str] | None = None) -> dict[str, str]:
         JUPYTER_PLATFORM_DIRS="1",
         PYDEVD_DISABLE_FILE_VALIDATION="1",
     )
-    env[BASE_PREFIX_VARIABLE] = str(BASE_PREFIX)  # kernels and services find the same base
+    if base_is_external():  # a conda base: children find it too (uv's follows WORKBOOK_VENVS)
+        env[BASE_PREFIX_VARIABLE] = str(BASE_PREFIX)
     # The base env's bin first, so `jupyter` subcommands resolve to the project's own.
     env["PATH"] = os.pathsep.join([str(BASE_PREFIX / "bin"), env.get("PATH", "")])
     return env
