@@ -2,8 +2,10 @@
 runner's): `python tests/airflow_driver.py COMMAND ARGS...`, the result as JSON on the last
 line of stdout. One process per command: importing Airflow is the slow part."""
 
+import contextlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -69,7 +71,23 @@ def scenarios(workspace: str, day: str, other_day: str) -> dict:
     scenario("malformed", day, malformed=True)
     scenario("changed_api", day, drop_variable="precipitation_sum")
     scenario("outage", day, fail_first=1000, status=503)
+    with renamed_column(sources.postgres_url):
+        scenario("renamed_column", day)
     return report
+
+
+@contextlib.contextmanager
+def renamed_column(postgres_url: str):
+    """retail_db pointed at a copy of the sales tables whose net_revenue column was renamed
+    (the debugging lesson's incident), for the block's runs."""
+    retail_sources.copy_for_incident(postgres_url)
+    retail_sources.release_schema_change(postgres_url)
+    real = os.environ["AIRFLOW_CONN_RETAIL_DB"]
+    os.environ["AIRFLOW_CONN_RETAIL_DB"] = airflow_lesson.incident_connection(postgres_url)
+    try:
+        yield
+    finally:
+        os.environ["AIRFLOW_CONN_RETAIL_DB"] = real
 
 
 COMMANDS = {"smoke": smoke, "bundles": bundles, "implicit-connections": implicit_connections,

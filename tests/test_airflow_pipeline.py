@@ -115,3 +115,11 @@ def test_an_outage_exhausts_the_retries_and_the_alert_is_received(report, endpoi
     last = messages[-1].read_text()
     assert f"Subject: [airflow] store_weather.extract_weather failed for {DAY}" in last
     assert "To: data-team@retail.example" in last
+
+
+def test_a_renamed_column_fails_at_its_first_try(report):
+    """Lesson 04's retry policy against the real PostgreSQL: the error a real query raises
+    (psycopg 3's UndefinedColumn) is the one its rule names, so nothing is retried."""
+    renamed = report["renamed_column"]
+    assert renamed["state"] == "failed"
+    assert renamed["tasks"]["extract_sales"] == ["failed", 1]

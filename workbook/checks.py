@@ -1,7 +1,8 @@
 """Friendly checks for the notebooks' check cells: a success line, or a specific hint.
 
 A failed check raises CheckFailed (an AssertionError), so papermill, nbval and the grader all
-see it; IPython hides this module's frames so the learner reads the message, not our code.
+see it. In a notebook, its output is the message alone, not a traceback through this module
+(IPython ignores `__tracebackhide__`): the learner reads the hint where it belongs.
 """
 
 import math
@@ -14,6 +15,27 @@ CENT = 0.0101
 
 class CheckFailed(AssertionError):
     """The learner's answer is not right yet; the message says what differs and hints why."""
+
+
+def _show_the_hint(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    """IPython's handler for CheckFailed: the cell still fails (papermill and nbval stop, the
+    error output names CheckFailed), and what it shows is the message."""
+    shown = [f"\x1b[1;31m❌ {value}\x1b[0m"]
+    shell._showtraceback(etype, value, shown)  # the kernel publishes it as the cell's error
+    return shown
+
+
+def _install_in_ipython() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and CheckFailed not in shell.custom_exceptions:
+        shell.set_custom_exc((*shell.custom_exceptions, CheckFailed), _show_the_hint)
+
+
+_install_in_ipython()
 
 
 def ok(message: str) -> None:
