@@ -19,16 +19,19 @@ NB ?=
 PARAMS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run grade checkpoint test build doctor bench clean lint
+.PHONY: help setup lab airflow-ui run grade checkpoint test build doctor bench clean lint
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 setup: ## create/update the environments and kernels (quick when nothing changed)
 	@$(SETUP) -m workbook setup
 
 lab: setup ## start JupyterLab on 127.0.0.1 with the notebooks
 	@$(BASE) -m workbook lab
+
+airflow-ui: setup ## Airflow UI + scheduler for the intermediate workspace: make airflow-ui [PORT=8080]
+	@$(BASE) -m workbook airflow-ui --port $(or $(PORT),8080)
 
 run: setup ## run a notebook: make run NB=notebooks/01_beginner/... PARAMS="run_date=2015-06-05"
 	@test -n "$(NB)" || { echo "usage: make run NB=path/to/notebook.ipynb [PARAMS=\"k=v ...\"]"; exit 2; }

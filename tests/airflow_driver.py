@@ -36,14 +36,6 @@ def implicit_connections() -> dict:
     return {"SmtpNotifier": ["smtp_conn_id", SmtpNotifier(to="x").smtp_conn_id]}
 
 
-def run(workspace: str, day: str) -> dict:
-    """One run of store_weather for `day`, as the lessons make it."""
-    ctx, _ = airflow_lesson.setup(day, workspace)
-    dag = airflow_lesson.dagbag(ctx.workspace / "dags").get_dag("store_weather")
-    done = dag.test(logical_date=airflow_lesson.logical_date(day))
-    return {"state": str(done.state), "run_id": done.run_id}
-
-
 def scenarios(workspace: str, day: str, other_day: str) -> dict:
     """store_weather through every scenario the pipeline test judges, in one Airflow home:
     each run's outcome, the mails received so far, and the whole warehouse after it."""
@@ -91,7 +83,7 @@ def renamed_column(postgres_url: str):
 
 
 COMMANDS = {"smoke": smoke, "bundles": bundles, "implicit-connections": implicit_connections,
-            "run": run, "scenarios": scenarios}
+            "scenarios": scenarios}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))

@@ -1,72 +1,133 @@
-"""The Airflow UI, served on 127.0.0.1 from a lesson's AIRFLOW_HOME, lists the DAG learners
-build in lesson 03 and shows its successful run: Debian's chromium driven by Playwright.
-
-The run is made the way the lessons make it (`dag.test()`), so only Airflow's API server (which
-serves the UI) is needed, not the scheduler."""
+"""`make airflow-ui` (`workbook airflow-ui`) as a learner uses it, with Debian's chromium
+driven by Playwright: a run of lesson 03's DAG triggered from the UI, for a day of the
+retailer's data, succeeds (so its tasks find the lesson's variables and connections); nothing
+it starts listens beyond 127.0.0.1; and Ctrl-C stops every process it started."""
 
 import json
-import os
+import re
+import signal
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
-from workbook import airflow_home, lesson_files, paths, services
-from workbook.services.base import free_port, http_ok, stop_group
+from workbook import airflow_ui, lesson_files, paths, processes, services
+from workbook.services.base import free_port
 from workbook.waiting import wait_for
 
 pytestmark = pytest.mark.slow
-DAY = "2015-06-08"
-START_TIMEOUT_S = 180
+DAY = "2015/06/08"  # in the retailer's data; the UI's date field takes YYYY/MM/DD
 SCREENSHOT = ARTIFACTS / "airflow-ui-store-weather.png"
-DRIVER = Path(__file__).parent / "airflow_driver.py"
+LOG = ARTIFACTS / "airflow-ui.log"
+RUN_TIMEOUT_S = 300  # queued, then three tasks, on a loaded two-core machine
+WORKSPACE: dict[int, Path] = {}  # the command's pid -> its workspace
+
 
 @pytest.fixture(scope="module")
-def airflow_ui(tmp_path_factory):
-    """A successful run of store_weather recorded in a fresh AIRFLOW_HOME, and the API server
-    on a free loopback port; yields (url, run id)."""
-    for name in ("postgres", "weather", "smtp"):
-        services.start(name)
+def running_ui(tmp_path_factory):
+    """The command running on a scratch workspace holding lesson 03's DAG files; yields
+    (url, its process)."""
     workspace = tmp_path_factory.mktemp("airflow-ui")
     lesson_files.write(lesson_files.files(["02_intermediate/03_the_dag"]), workspace / "dags")
-    done = subprocess.run([str(paths.env_python(airflow_home.ENV)), str(DRIVER), "run",
-                           str(workspace), DAY], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    run = json.loads(done.stdout.strip().splitlines()[-1])
-    assert run["state"] == "success"
     port = free_port()
-    env = {**os.environ, **airflow_home.environ(workspace / "dags"),
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
     ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / "airflow-api-server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([airflow_home.airflow_cli(), "api-server", "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    with open(LOG, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbook", "airflow-ui", "--workspace", str(workspace),
+             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, cwd=paths.ROOT,
+            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    WORKSPACE[proc.pid] = workspace
     try:
-        up = wait_for(lambda: http_ok(f"{url}/api/v2/monitor/health"), START_TIMEOUT_S, 1)
-        assert up, log.read_text()[-3000:]
-        yield url, run["run_id"]
+        up = wait_for(lambda: airflow_ui.healthy(url) or proc.poll() is not None,
+                      airflow_ui.START_TIMEOUT_S, 1)
+        assert up and airflow_ui.healthy(url), LOG.read_text()[-3000:]
+        yield url, proc
     finally:
-        stop_group(proc.pid)
+        if proc.poll() is None:
+            processes.stop_tree(proc.pid)
 
 
-def test_the_ui_lists_the_dag_and_shows_its_successful_run(airflow_ui):
-    url, run_id = airflow_ui
+def test_a_run_triggered_from_the_ui_succeeds(running_ui):
+    url, proc = running_ui
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{url}/dags", timeout=60_000)
-            expect(page.get_by_role("link", name="store_weather")).to_be_visible(timeout=60_000)
-            page.goto(f"{url}/dags/store_weather/runs/{run_id}", timeout=60_000)
-            expect(page.get_by_text(run_id).first).to_be_visible(timeout=60_000)
-            # the run's state badge, and one per task instance (extract_sales, extract_weather,
-            # transform_load)
-            expect(page.get_by_text("Success", exact=True)).to_have_count(4, timeout=30_000)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            page.goto(f"{url}/dags/store_weather", timeout=60_000)
+            page.locator('button[aria-label="Trigger Dag"]').click(timeout=60_000)
+            dialog = page.locator("[role=dialog][data-state=open]")
+            dialog.get_by_test_id("datetime-input").click()
+            picker = page.locator("[data-scope=popover][data-part=content][data-state=open]")
+            picker.get_by_placeholder("YYYY/MM/DD").fill(DAY)
+            picker.get_by_placeholder("HH:mm").fill("16:00")  # 09:00 in Los Angeles
+            dialog.get_by_text("Logical Date", exact=True).click()  # closes the picker
+            with page.expect_response(lambda r: r.request.method == "POST"
+                                      and r.url.endswith("/dagRuns")) as posted:
+                dialog.get_by_role("button", name="Trigger").click()
+            run = posted.value.json()
+            assert run["logical_date"].startswith(DAY.replace("/", "-")), run
+            assert finished(url, run["dag_run_id"]) == "success", ui_logs(proc)
+            page.goto(f"{url}/dags/store_weather/runs/{run['dag_run_id']}", timeout=60_000)
+            # the run's state badge, and one per task instance (extract_sales,
+            # extract_weather, transform_load)
+            expect(page.get_by_text("Success", exact=True)).to_have_count(4, timeout=60_000)
         finally:
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
             browser.close()
+
+
+def finished(url: str, run_id: str) -> str:
+    """The run's state once it is over (or as it is after RUN_TIMEOUT_S), from the REST API
+    with the token the UI itself gets."""
+    with urllib.request.urlopen(f"{url}/auth/token", timeout=10) as answer:
+        token = json.load(answer)["access_token"]
+    request = urllib.request.Request(f"{url}/api/v2/dags/store_weather/dagRuns/{run_id}",
+                                     headers={"Authorization": f"Bearer {token}"})
+    state = ""
+
+    def over() -> bool:
+        nonlocal state
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            state = json.load(answer)["state"]
+        return state in ("success", "failed")
+
+    wait_for(over, RUN_TIMEOUT_S, 2)
+    return state
+
+
+def ui_logs(proc) -> str:
+    """The end of each Airflow part's log, to read when a run did not succeed."""
+    folder = Path(WORKSPACE[proc.pid]) / "airflow_home" / "ui-logs"
+    return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}"
+                     for log in sorted(folder.glob("*.log")))
+
+
+def test_nothing_it_starts_listens_beyond_loopback(running_ui):
+    _, proc = running_ui
+    tree = {proc.pid, *processes.descendants(proc.pid)}
+    listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+    ours = [line for line in listening
+            if {int(pid) for pid in re.findall(r"pid=(\d+)", line)} & tree]
+    assert ours, "the API server should listen"
+    assert all(line.split()[3].startswith("127.0.0.1:") for line in ours), ours
+
+
+def test_ctrl_c_stops_every_process_it_started(running_ui):
+    """Every Airflow process; the embedded services it started stay up for the notebooks, as
+    `workbook services` leaves them."""
+    _, proc = running_ui
+    kept = {endpoint.pid for name in services.NAMES if (endpoint := services.status(name))}
+    tree = processes.descendants(proc.pid) - kept
+    assert len(tree) >= 4  # API server, scheduler, DAG processor, triggerer
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    assert wait_for(lambda: not any(processes.running(p) for p in tree), 10), [
+        Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
+        for p in tree if processes.running(p)]
+    assert "Airflow stopped, nothing left" in LOG.read_text()

@@ -16,6 +16,12 @@ TRACK = "02_intermediate"
 SENDER = "airflow@retail.example"
 
 
+def report_variables(ctx: lesson.Lesson) -> dict[str, str]:
+    """Lesson 01's variables: where its DAG reads the sales exports and writes its reports."""
+    return {"AIRFLOW_VAR_SALES_DATA_DIR": str(ctx.data_dir),
+            "AIRFLOW_VAR_REPORT_DIR": str(ctx.workspace / "reports")}
+
+
 def smtp_connection(host: str, port: int) -> str:
     """smtp_default as JSON: plain SMTP (no TLS, no login), as the local sink and Mailpit speak."""
     return json.dumps({"conn_type": "smtp", "host": host, "port": port,

@@ -74,6 +74,12 @@ def _services(args: argparse.Namespace) -> int:
     return services.main(args.action, args.names)
 
 
+def _airflow_ui(args: argparse.Namespace) -> int:
+    from workbook import airflow_ui
+
+    return airflow_ui.main(args.workspace, args.port)
+
+
 def _lab(args: argparse.Namespace) -> int:
     from workbook import lab
 
@@ -160,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ip", default="127.0.0.1",
                    help="the address to listen on (0.0.0.0 only inside a container)")
     p.set_defaults(func=_lab)
+
+    p = sub.add_parser("airflow-ui", help="Airflow's UI and scheduler for the intermediate "
+                       "workspace, on 127.0.0.1; Ctrl-C stops all of it")
+    p.add_argument("--workspace", help="default: workspace/02_intermediate")
+    p.add_argument("--port", type=int, default=8080, help="default: %(default)s")
+    p.set_defaults(func=_airflow_ui)
 
     p = sub.add_parser("datasets", help="generate the course's datasets")
     kinds = p.add_subparsers(dest="kind", required=True)

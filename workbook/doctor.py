@@ -5,12 +5,12 @@ taken); information is what `make lab` does by itself (environments not built ye
 """
 
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
 
 from workbook import envs, paths, system
+from workbook.services.base import port_in_use
 
 MIN_FREE_GB = 5
 # Ports the later levels' UIs default to; a busy one is only a warning (services pick free ports).
@@ -66,8 +66,7 @@ def kernel_registered(env: str) -> Check:
 
 
 def port_free(port: int, what: str) -> Check:
-    with socket.socket() as sock:
-        busy = sock.connect_ex(("127.0.0.1", port)) == 0
+    busy = port_in_use(port)
     return Check(not busy, f"port {port} ({what}) on 127.0.0.1: {'in use' if busy else 'free'}",
                  f"something listens on {port}; the workbook picks another port, or stop it",
                  level="warn")

@@ -7,7 +7,6 @@ import os
 import signal
 from pathlib import Path
 
-from workbook.services.base import stop_group
 from workbook.waiting import wait_for
 
 
@@ -56,11 +55,13 @@ def tree_pss(pid: int) -> int:
     return total
 
 
-def stop_tree(pid: int, timeout: float = 20) -> list[int]:
-    """Stop `pid`, its group and every descendant, whatever session they moved to (TERM, then
-    KILL after `timeout`); returns those still running, which should be none."""
-    tree = descendants(pid)
-    stop_group(pid)
+def stop_tree(*roots: int, timeout: float = 20) -> list[int]:
+    """Stop each root, its group and every descendant, whatever session they moved to, all at
+    once (TERM, then KILL after `timeout`); returns those still running, which should be none."""
+    tree = {pid for root in roots for pid in (root, *descendants(root))}
+    for root in roots:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(root, signal.SIGTERM)
     for process in tree:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process, signal.SIGTERM)
