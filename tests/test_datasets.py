@@ -65,7 +65,7 @@ def test_reference_pipeline_handles_the_mess(tmp_path):
 def test_cli_rejects_bad_arguments(tmp_path):
     result = subprocess.run([sys.executable, "-m", "workbook", "datasets", "sales", "--days",
                              "0", "--out", str(tmp_path)], capture_output=True, text=True)
-    assert result.returncode == 2 and "at least 1" in result.stdout
+    assert result.returncode == 2 and "at least 1" in result.stderr and not result.stdout
     assert not list(tmp_path.iterdir())
 
 
