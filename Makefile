@@ -17,12 +17,15 @@ SETUP := $(PYTHON)
 endif
 NB ?=
 PARAMS ?=
+WORKSPACE ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab airflow-ui run grade checkpoint test build doctor bench clean lint
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '\
+		{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1) } \
+		END { for (i = 1; i <= NR; i++) printf "  make %-" width "s  %s\n", name[i], text[i] }'
 
 setup: ## create/update the environments and kernels (quick when nothing changed)
 	@$(SETUP) -m workbook setup
@@ -33,7 +36,7 @@ lab: setup ## start JupyterLab on 127.0.0.1 with the notebooks
 airflow-ui: setup ## Airflow UI + scheduler for the intermediate workspace: make airflow-ui [PORT=8080]
 	@$(BASE) -m workbook airflow-ui --port $(or $(PORT),8080)
 
-run: setup ## run a notebook: make run NB=notebooks/01_beginner/... PARAMS="run_date=2015-06-05"
+run: setup ## run a notebook: make run NB=solutions/01_beginner/02_load.ipynb PARAMS="run_date=2015-06-05"
 	@test -n "$(NB)" || { echo "usage: make run NB=path/to/notebook.ipynb [PARAMS=\"k=v ...\"]"; exit 2; }
 	@$(BASE) -m workbook run $(NB) $(PARAMS)
 
@@ -41,9 +44,9 @@ grade: setup ## grade a notebook or a class: make grade NB=submissions/ [OUT=gra
 	@test -n "$(NB)" || { echo "usage: make grade NB=notebook.ipynb|folder [OUT=grades]"; exit 2; }
 	@$(BASE) -m workbook grade $(NB) --out $(or $(OUT),grades)
 
-checkpoint: setup ## fill your workspace with what a lesson expects: make checkpoint NB=...
-	@test -n "$(NB)" || { echo "usage: make checkpoint NB=notebooks/<level>/<lesson>.ipynb"; exit 2; }
-	@$(BASE) -m workbook checkpoint $(NB)
+checkpoint: setup ## fill your workspace with what a lesson expects: make checkpoint NB=... [WORKSPACE=dir]
+	@test -n "$(NB)" || { echo "usage: make checkpoint NB=notebooks/<level>/<lesson>.ipynb [WORKSPACE=dir]"; exit 2; }
+	@$(BASE) -m workbook checkpoint $(NB) $(if $(WORKSPACE),--workspace "$(WORKSPACE)")
 
 build: setup ## write notebooks/ (student versions) from solutions/
 	@$(BASE) -m workbook build

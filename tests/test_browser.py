@@ -218,3 +218,25 @@ def test_lab_runs_the_orientation_notebook(lab_server: Lab, notebook: Path) -> N
              if "".join(saved["source"]).strip() and not re.fullmatch(r"\[\d+\]:", cell["prompt"])]
     assert not unrun, f"code cells {unrun} did not run (see {SCREENSHOT})"
     assert notebook.read_bytes() == original, f"{NOTEBOOK} was modified by the browser run"
+
+
+@pytest.mark.browser
+def test_the_launcher_offers_the_course_kernels_only(lab_server: Lab) -> None:
+    """No stray "Python 3 (ipykernel)" (the base environment, where no lesson runs): the
+    server lists the course's kernels only, and the launcher shows one card per kernel."""
+    specs = lab_server.api("GET", "/api/kernelspecs")
+    assert sorted(specs["kernelspecs"]) == sorted(lab.kernels())
+    assert specs["default"] == KERNEL
+    names = sorted(spec["spec"]["display_name"] for spec in specs["kernelspecs"].values())
+    assert KERNEL_DISPLAY_NAME in names
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{lab_server.url}/lab?reset&token={lab_server.token}")
+            cards = page.locator(".jp-LauncherCard[data-category='Notebook']")
+            expect(cards).to_have_count(len(names), timeout=START_TIMEOUT_S * 1000)
+            shown = sorted(cards.evaluate_all("cards => cards.map(card => card.title)"))
+        finally:
+            browser.close()
+    assert shown == names

@@ -52,3 +52,45 @@ def test_not_a_notebook_exits_2(tmp_path):
     result = subprocess.run([sys.executable, "-m", "workbook", "run", str(tmp_path / "x.txt")],
                             cwd=paths.ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "is not a notebook file" in result.stderr
+
+
+BAD_VALUES = {  # KEY=VALUE -> (notebook, what the one line must say)
+    "run_date=2015-13-45": ("00_orientation", "run_date must be a date in YYYY-MM-DD format"),
+    "run_date=June 5": ("00_orientation", "run_date must be a date in YYYY-MM-DD format"),
+    "seed=[": ("00_orientation", "seed must be an integer"),
+    "seed=abc": ("00_orientation", "seed must be an integer"),
+    "seed=1.5": ("00_orientation", "seed must be an integer"),
+    "days=true": ("00_orientation", "days must be an integer"),
+    "install_cron=abc": ("04_scheduling_with_cron", "install_cron must be true or false"),
+}
+
+
+@pytest.mark.parametrize("pair", BAD_VALUES)
+def test_a_bad_value_is_one_line_naming_the_parameter_and_its_format(pair, tmp_path):
+    """Refused before any kernel starts: exit 1, one line on stderr, no executed notebook."""
+    notebook, says = BAD_VALUES[pair]
+    out = tmp_path / "o.ipynb"
+    result = subprocess.run(
+        [sys.executable, "-m", "workbook", "run", f"solutions/01_beginner/{notebook}.ipynb",
+         pair, f"workspace={tmp_path}", "--output", str(out)],
+        cwd=paths.ROOT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"workbook run: {says}, not {pair.partition('=')[2]!r}"], result.stderr
+    assert not out.exists()
+
+
+def test_good_values_keep_their_type():
+    from workbook import runner
+
+    known = {"run_date": {"default": '"2015-06-03"'}, "seed": {"default": "2015"},
+             "install_cron": {"default": "False"}, "workspace": {"default": "None"},
+             "ratio": {"default": "0.5"}, "label": {"default": '"north"'}}
+    assert runner.parse_params(
+        ["run_date=2015-06-09", "seed=7", "install_cron=true", "workspace=null", "ratio=1",
+         "label=123"], known) == {"run_date": "2015-06-09", "seed": 7, "install_cron": True,
+                                  "workspace": None, "ratio": 1, "label": "123"}
+    assert runner.parse_params(["workspace=/tmp/w", "ratio=0.25"], known) == {
+        "workspace": "/tmp/w", "ratio": 0.25}
+    with pytest.raises(runner.RunError, match="^ratio must be a number, not 'x'$"):
+        runner.parse_params(["ratio=x"], known)

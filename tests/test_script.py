@@ -84,6 +84,8 @@ def test_bad_input_fails_cleanly_and_changes_nothing(job, case, tmp_path):
     assert result.returncode == 1, result.stderr
     line = job.last_log_line()
     assert " ERROR " in line and "bad input" in line and words in line, line
+    [said] = result.stderr.splitlines()  # one line for whoever reads stderr (cron's mail)
+    assert said.startswith("sales_report: bad input: ") and words in said, said
     assert fingerprint(job.db, job.reports) == before
 
 
@@ -111,9 +113,32 @@ def test_too_many_malformed_lines_fail_and_change_nothing(job, tmp_path):
     assert fingerprint(job.db, job.reports) == before
 
 
-def test_wrong_usage_exits_2(job):
-    result = job.run(paths.SALES_SAMPLE, "--date", "not-a-date")
-    assert result.returncode == 2 and "invalid fromisoformat value" in result.stderr
+@pytest.mark.parametrize("date", ["not-a-date", "2015-13-45", "03/06/2015"])
+def test_a_bad_date_is_wrong_usage_naming_the_format(job, date):
+    result = job.run(paths.SALES_SAMPLE, "--date", date)
+    assert result.returncode == 2
+    assert f"argument --date: {date!r} is not a date in YYYY-MM-DD format" in result.stderr
+
+
+def test_a_database_in_a_missing_folder_is_created_when_the_input_is_good(job, tmp_path):
+    db = tmp_path / "new" / "deeper" / "sales.db"
+    bad = job.run(write_bytes(tmp_path / "empty", b""), "--db", str(db))
+    assert bad.returncode == 1 and not db.parent.exists()  # bad input: nothing written
+    result = job.run(paths.SALES_SAMPLE, "--db", str(db))
+    assert result.returncode == 0, result.stderr + job.log.read_text()[-2000:]
+    assert result.stderr == ""
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] > 0
+    conn.close()
+
+
+def test_an_unexpected_failure_is_one_line_on_stderr_and_the_traceback_in_the_log(job):
+    """A database path that is a folder: sqlite3 fails; exit 3, the details in the log."""
+    result = job.run(paths.SALES_SAMPLE, "--db", str(job.reports))
+    assert result.returncode == 3
+    [said] = result.stderr.splitlines()
+    assert said.startswith("sales_report: unexpected failure (OperationalError: "), said
+    assert "Traceback (most recent call last)" in job.log.read_text()
 
 
 def test_rerunning_a_day_keeps_one_copy(job):

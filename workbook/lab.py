@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 
-from workbook import paths
+from workbook import course, paths
 
 # No news popup (it fetches from the internet) and no update checks: quiet, offline-friendly.
 LOOPBACK = "127.0.0.1"
@@ -20,11 +20,19 @@ def write_settings_overrides() -> None:
     (settings / "overrides.json").write_text(json.dumps(OVERRIDES, indent=1) + "\n")
 
 
+def kernels() -> list[str]:
+    """The kernels the launcher offers: the course's, in teaching order. Not ipykernel's own
+    `python3` ("Python 3 (ipykernel)", the base environment, where no lesson runs)."""
+    return list(dict.fromkeys(track.kernel for track in course.TRACKS))
+
+
 def lab_command(port: int = 8888, extra: tuple[str, ...] = (), ip: str = LOOPBACK) -> list[str]:
     cmd = [
         str(paths.base_python()), "-m", "jupyterlab",
         f"--ip={ip}", f"--port={port}", "--no-browser",
         f"--ServerApp.root_dir={paths.ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
+        *(f"--KernelSpecManager.allowed_kernelspecs={name}" for name in kernels()),
+        f"--MappingKernelManager.default_kernel_name={kernels()[0]}",
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and CI run as root

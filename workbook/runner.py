@@ -1,6 +1,8 @@
 """`workbook run`: execute a notebook with papermill in its own kernel, with parameters."""
 
+import ast
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 
@@ -11,10 +13,59 @@ class RunError(RuntimeError):
     """The run could not start (bad path, unknown parameter) or a cell failed."""
 
 
-def parse_params(pairs: list[str], known: dict) -> dict:
-    """KEY=VALUE pairs with YAML values (`seed=7`, `data_dir=null`); unknown keys are an error."""
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# What each kind of parameter takes, as the one-line error says it.
+EXPECTED = {"date": "a date in YYYY-MM-DD format", "bool": "true or false",
+            "int": "an integer", "float": "a number", "str": "a text", None: "a YAML value"}
+
+
+def kind_of(default: str) -> str | None:
+    """What a parameter takes, judged by its default in the notebook's parameters cell (the
+    source text papermill reports): 'date' for a YYYY-MM-DD string, else the default's type;
+    None when the default is None or no literal (any YAML value then)."""
+    try:
+        value = ast.literal_eval(default)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+    if isinstance(value, str) and ISO_DAY.fullmatch(value):
+        return "date"
+    return {bool: "bool", int: "int", float: "float", str: "str"}.get(type(value))
+
+
+def parse_value(key: str, text: str, kind: str | None):
+    """One parameter's value from its text, or RunError in one line naming the parameter and
+    what it takes (never YAML's or the notebook's traceback)."""
     import yaml
 
+    if kind == "date":
+        try:
+            if ISO_DAY.fullmatch(text):
+                dt.date.fromisoformat(text)
+                return text  # dates stay text: a notebook cannot receive a date object
+        except ValueError:
+            pass
+    elif kind == "str":
+        return text
+    else:
+        try:
+            value = yaml.safe_load(text)
+        except (yaml.YAMLError, ValueError):  # ValueError: a date-like text that is no date
+            pass
+        else:
+            if isinstance(value, dt.date):
+                value = text
+            if kind is None:
+                return value
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if {"bool": isinstance(value, bool), "int": numeric and isinstance(value, int),
+                    "float": numeric}[kind]:
+                return value
+    raise RunError(f"{key} must be {EXPECTED[kind]}, not {text!r}")
+
+
+def parse_params(pairs: list[str], known: dict) -> dict:
+    """KEY=VALUE pairs with YAML values (`seed=7`, `data_dir=null`), each checked against what
+    its default in the notebook takes; an unknown key or a bad value is a RunError."""
     params = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -22,9 +73,7 @@ def parse_params(pairs: list[str], known: dict) -> dict:
             raise RunError(f"parameter {pair!r} is not KEY=VALUE")
         if key not in known:
             raise RunError(f"unknown parameter {key!r}; this notebook takes: {', '.join(known)}")
-        parsed = yaml.safe_load(value)
-        # Dates stay text (YAML would make a date object, which notebooks cannot receive).
-        params[key] = value if isinstance(parsed, dt.date) else parsed
+        params[key] = parse_value(key, value, kind_of(known[key].get("default", "None")))
     return params
 
 
