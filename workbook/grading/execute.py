@@ -161,10 +161,18 @@ async def start_kernel(run: CappedClient, timings: Timings, name: str) -> None:
 
 async def run_lesson(spec: dict, learner: Kernel, checker: Kernel, private: Path,
                      timings: Timings) -> dict:
-    """Both kernels, interleaved; the run's status (the executed notebooks are written)."""
+    """Both kernels, interleaved; the run's status (the executed notebooks are written).
+
+    The checker's kernel starts first and beside everything before its first cell (the
+    prerequisites, the learner's kernel start): nothing it runs depends on them, and a kernel
+    start is mostly waiting for imports, which a second core does in the meantime."""
     lnb = nbformat.read(private / "learner.ipynb", as_version=4)
     cnb = nbformat.read(private / "checker.ipynb", as_version=4)
     lrun, crun = client(lnb, learner, spec), client(cnb, checker, spec)
+    checker_started = asyncio.ensure_future(start_kernel(crun, timings, "checker kernel start"))
+    if error := await run_prerequisites(spec, learner, private, timings):
+        return {"error": error}  # the checker's kernel ends with the sandbox
+    await asyncio.gather(start_kernel(lrun, timings, "learner kernel start"), checker_started)
     status: dict = {"replies": {"learner": lrun.replies, "checker": crun.replies},
                     "truncated": lrun.truncated, "timings": timings}
     position = {cell.id: index for index, cell in enumerate(cnb.cells)}
@@ -212,8 +220,6 @@ async def run_lesson(spec: dict, learner: Kernel, checker: Kernel, private: Path
         while (item := await ready.get()) is not None:
             item[1].set()
 
-    await start_kernel(lrun, timings, "learner kernel start")
-    await start_kernel(crun, timings, "checker kernel start")
     async with lrun.async_setup_kernel(), crun.async_setup_kernel():
         await asyncio.gather(learner_side(), checker_side())
     with timings.span("write executed notebooks"):
@@ -250,9 +256,8 @@ def main(spec_path: str) -> int:
                for role, data in spec["kernels"].items()}
     with timings.span("folders and kernel specs"):
         prepare(spec, kernels, private)
-    error = asyncio.run(run_prerequisites(spec, kernels["learner"], private, timings))
-    status = {"error": error} if error else asyncio.run(
-        run_lesson(spec, kernels["learner"], kernels["checker"], private, timings))
+    status = asyncio.run(run_lesson(spec, kernels["learner"], kernels["checker"], private,
+                                    timings))
     timings.add_span("client", started, time.time())
     status["timings"] = timings
     save_status(private, status)
