@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from workbook import datasets, paths
+from workbook import paths
 from workbook.retail import STORES
 from workbook.services.base import Endpoint, ServiceError, free_port
 
@@ -87,7 +87,7 @@ def psql(port: int, database: str, sql: str) -> str:
 
 def daily_sales_csv() -> str:
     """Daily sales per store and category from the beginner level's exports."""
-    from workbook import sales  # pandas: imported only when seeding
+    from workbook import datasets, sales  # pandas: imported only when seeding
 
     store_ids = {s.name: s.store_id for s in STORES}
     folder = datasets.sales_dir(SEED_DAYS["seed"], SEED_DAYS["rows_per_day"], paths.STATE,
