@@ -8,11 +8,9 @@ process measures DuckDB and nothing else; it runs in the airflow environment, wh
 for the intermediate level's warehouse.
 """
 
-import argparse
-import datetime as dt
-from pathlib import Path
-
 import duckdb
+
+from benchmarks import day_args
 
 COLUMNS = {"order_id": "VARCHAR", "timestamp": "VARCHAR", "store": "VARCHAR",
            "product": "VARCHAR", "category": "VARCHAR", "quantity": "BIGINT",
@@ -46,11 +44,7 @@ FROM orders GROUP BY category ORDER BY net_revenue DESC, orders DESC
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=dt.date.fromisoformat, required=True)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--report-dir", type=Path, required=True)
-    args = parser.parse_args(argv)
+    args = day_args.parser(__doc__.splitlines()[0]).parse_args(argv)
     source = args.data_dir / f"sales_{args.date.isoformat()}.csv"
     args.report_dir.mkdir(parents=True, exist_ok=True)
     report = args.report_dir / f"sales_report_{args.date.isoformat()}.csv"

@@ -8,8 +8,8 @@ notebook client it starts in the sandbox. Nothing here is asserted on; it is onl
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 
@@ -21,24 +21,19 @@ class Timings:
     spans: dict[str, list[float]] = field(default_factory=dict)
     busy: dict[str, float] = field(default_factory=dict)
 
-    @contextmanager
-    def span(self, name: str) -> Iterator[None]:
-        start = time.time()
-        try:
-            yield
-        finally:
-            self.spans[name] = [start, time.time()]
+    def span(self, name: str) -> AbstractContextManager[None]:
+        """Times the block as the step `name`."""
+        return _clocked(lambda start, end: self.add_span(name, start, end))
+
+    def busy_in(self, name: str) -> AbstractContextManager[None]:
+        """Adds the block's time to the work `name`."""
+        return _clocked(lambda start, end: self.add_busy(name, end - start))
 
     def add_span(self, name: str, start: float, end: float) -> None:
         self.spans[name] = [start, end]
 
-    @contextmanager
-    def busy_in(self, name: str) -> Iterator[None]:
-        start = time.time()
-        try:
-            yield
-        finally:
-            self.busy[name] = self.busy.get(name, 0.0) + time.time() - start
+    def add_busy(self, name: str, seconds: float) -> None:
+        self.busy[name] = self.busy.get(name, 0.0) + seconds
 
     def as_dict(self) -> dict:
         return {"spans": dict(self.spans), "busy": dict(self.busy)}
@@ -63,3 +58,13 @@ class Timings:
         return Timings({name: [round(start - origin, 3), round(end - origin, 3)]
                         for name, (start, end) in spans},
                        {name: round(seconds, 3) for name, seconds in self.busy.items()})
+
+
+@contextmanager
+def _clocked(record: Callable[[float, float], None]) -> Iterator[None]:
+    """Runs the block, then `record(start, end)` in wall-clock seconds, even if it raised."""
+    start = time.time()
+    try:
+        yield
+    finally:
+        record(start, time.time())
