@@ -25,9 +25,13 @@ DATA = HERE / "data"  # gitignored: everything the runs generate
 WORKSPACE = DATA / "workspace"
 COLD_VENVS = DATA / "venvs-cold"
 BEGINNER_PYTHON = paths.env_python("beginner")
+DUCKDB_PYTHON = paths.env_python("airflow")  # the environment that has DuckDB
 DAY, ROWS, SEED = dt.date(2015, 6, 3), 1_000_000, 2015
 REPEATS = 3
-REVENUE_TOLERANCE = 0.05  # dollars: both sum floats, in different orders
+# Dollars by which a category's net revenue may differ: every variant sums floats, in its own
+# order; the naive baseline also computes each line's revenue a row at a time.
+NAIVE_TOLERANCE = 0.05
+DUCKDB_TOLERANCE = 0.01
 
 
 def sales_day() -> Path:
@@ -87,6 +91,8 @@ def daily_commands(data_dir: Path, script: Path) -> dict:
                                *reports(out)],
         "naive report": lambda out: [BEGINNER_PYTHON, HERE / "naive_report.py", *day,
                                      *reports(out)],
+        "duckdb report": lambda out: [DUCKDB_PYTHON, HERE / "duckdb_report.py", *day,
+                                      *reports(out)],
         "full": lambda out: [BEGINNER_PYTHON, script, *day, *reports(out), "--db", out / "sales.db",
                              "--log-file", out / "sales_report.log"],
         "naive full": lambda out: [BEGINNER_PYTHON, HERE / "naive_report.py", *day,
@@ -99,18 +105,19 @@ def read_report(path: Path) -> dict[str, dict[str, str]]:
         return {row["category"]: row for row in csv.DictReader(f)}
 
 
-def report_differences(reference: Path, naive: Path) -> list[str]:
-    """Where two category reports disagree: counts exactly, revenue beyond a few cents."""
-    ref, other = read_report(reference), read_report(naive)
-    if set(ref) != set(other):
-        return [f"categories differ: {sorted(ref)} vs {sorted(other)}"]
+def report_differences(reference: Path, variant: Path, tolerance: float) -> list[str]:
+    """Where two category reports disagree: categories and their order, counts exactly, net
+    revenue by more than `tolerance` dollars."""
+    ref, other = read_report(reference), read_report(variant)
+    if list(ref) != list(other):
+        return [f"categories or their order differ: {list(ref)} vs {list(other)}"]
     problems = []
     for category, row in ref.items():
         for column in ("orders", "units_sold", "units_returned"):
             if int(row[column]) != int(float(other[category][column])):
                 problems.append(f"{category} {column}: {row[column]} vs {other[category][column]}")
         gap = abs(float(row["net_revenue"]) - float(other[category]["net_revenue"]))
-        if gap > REVENUE_TOLERANCE:
+        if gap > tolerance:
             problems.append(f"{category} net_revenue differs by {gap:.2f}")
     return problems
 
@@ -123,12 +130,16 @@ def loaded_rows(db: Path) -> int:
 
 
 def disagreements(out: Path) -> list[str]:
-    """Apples to apples: the baseline must produce the reference's report and load as much."""
+    """Apples to apples: the naive baseline and DuckDB must produce the reference's report, and
+    the naive script load as many rows."""
     report_file = f"1/reports/sales_report_{DAY.isoformat()}.csv"
     problems = []
-    for ref, naive in (("report", "naive-report"), ("full", "naive-full")):
-        found = report_differences(out / ref / report_file, out / naive / report_file)
-        problems += [f"{naive} vs {ref}: {problem}" for problem in found]
+    for ref, variant, tolerance in (("report", "naive-report", NAIVE_TOLERANCE),
+                                    ("full", "naive-full", NAIVE_TOLERANCE),
+                                    ("report", "duckdb-report", DUCKDB_TOLERANCE)):
+        found = report_differences(out / ref / report_file, out / variant / report_file,
+                                   tolerance)
+        problems += [f"{variant} vs {ref}: {problem}" for problem in found]
     ref_rows = loaded_rows(out / "full" / "1" / "sales.db")
     naive_rows = loaded_rows(out / "naive-full" / "1" / "sales.db")
     if ref_rows != naive_rows:
@@ -196,10 +207,12 @@ def machine() -> dict[str, str]:
     python, pandas, pyarrow = subprocess.run(
         [BEGINNER_PYTHON, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
+    duckdb = subprocess.run([DUCKDB_PYTHON, "-c", "import duckdb; print(duckdb.__version__)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return {"date": dt.date.today().isoformat(), "cores": str(os.cpu_count()),
             "ram": f"{ram / 2**30:.1f} GiB", "cpu": cpu_model(), "os": platform.platform(),
-            "python": python, "pandas": pandas, "pyarrow": pyarrow,
+            "python": python, "pandas": pandas, "pyarrow": pyarrow, "duckdb": duckdb,
             "load": f"{os.getloadavg()[0]:.2f}"}
 
 

@@ -1,7 +1,10 @@
 """Grading time: one beginner submission, and a class of 30, against plain papermill runs of
-the same notebooks one after another (no sandbox, no assembly, no scoring) as the baseline."""
+the same notebooks one after another (no sandbox, no assembly, no scoring) as the baseline; and
+where one grading spends its time, from the timings the grader records in each result."""
 
+import json
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
@@ -37,14 +40,36 @@ def papermill_baseline(notebooks: list[Path], scratch: Path) -> float:
     return measure.timed(run_all)
 
 
+def breakdown(outs: list[Path], runs: tuple[measure.Run, ...]) -> dict:
+    """Each step's median start and end (seconds since `grade()` began) and each kind of cell's
+    median busy time, over the runs whose results are in `outs`; and the grader process's own
+    share (Python, imports, writing the reports): its wall time less `grade()`'s."""
+    results = [json.loads(next(out.rglob("*.json")).read_text()) for out in outs]
+    median = statistics.median
+
+    def common(kind: str) -> list[str]:
+        return [name for name in results[0]["timings"][kind]
+                if all(name in r["timings"][kind] for r in results)]
+
+    spans = {name: (median(r["timings"]["spans"][name][0] for r in results),
+                    median(r["timings"]["spans"][name][1] for r in results))
+             for name in common("spans")}
+    return {"spans": dict(sorted(spans.items(), key=lambda item: item[1])),
+            "busy": {name: median(r["timings"]["busy"][name] for r in results)
+                     for name in common("busy")},
+            "process": median(run.seconds - r["duration_s"]
+                              for run, r in zip(runs, results, strict=True)),
+            "grade": median(r["duration_s"] for r in results)}
+
+
 def grading_figures(data: Path, repeats: int) -> dict[str, object]:
     """Times and peak memory (the largest process of the grading) with their baselines."""
     root = data / "grading"
     shutil.rmtree(root, ignore_errors=True)
     one = samples.write(samples.correct(ONE), root / "one" / "learner", ONE)
-    one_runs = tuple(measure.run_process(grade_command(one, root / f"grades-one-{i}"),
-                                         root / f"one-{i}.log", cwd=paths.ROOT)
-                     for i in range(repeats))
+    outs = [root / f"grades-one-{i}" for i in range(repeats)]
+    one_runs = tuple(measure.run_process(grade_command(one, out), root / f"one-{i}.log",
+                                         cwd=paths.ROOT) for i, out in enumerate(outs))
     print(f"  one submission: {measure.Figure(one_runs).seconds:.1f} s", flush=True)
     roster = class_roster(root / "class")
     whole = measure.run_process(grade_command(root / "class", root / "grades-class"),
@@ -54,4 +79,4 @@ def grading_figures(data: Path, repeats: int) -> dict[str, object]:
     class_baseline = papermill_baseline(roster, root / "baseline-class")
     return {"one": measure.Figure(one_runs), "class": measure.Figure((whole,)),
             "one_baseline": one_baseline, "class_baseline": class_baseline,
-            "class_size": len(roster)}
+            "class_size": len(roster), "one_breakdown": breakdown(outs, one_runs)}

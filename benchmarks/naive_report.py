@@ -6,21 +6,18 @@ decisions as the reference (skip broken lines, fill a missing category from its 
 deduplicate after cleaning), so both reports agree and only the speed differs.
 """
 
-import argparse
-import datetime as dt
 import sqlite3
 from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import day_args
+
 REQUIRED = ["timestamp", "quantity", "unit_price", "discount", "payment_type"]
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=dt.date.fromisoformat, required=True)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--report-dir", type=Path, required=True)
+    parser = day_args.parser(__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, help="also load every line into this SQLite file")
     return parser.parse_args(argv)
 

@@ -12,6 +12,8 @@ from workbook import datasets
 
 REPORT_SECONDS = 3.0
 REPORT_PEAK_BYTES = 1e9  # "1 GB" read as 10^9 bytes, the stricter reading
+DUCKDB_RATIO = 1.5  # the reference report's time over DuckDB's, at most
+GRADE_OVER_PAPERMILL = 2.0  # grading one submission's time over a plain papermill run's, at most
 NOTEBOOK_SECONDS = 30.0
 GRADE_ONE_SECONDS = 20.0
 GRADE_CLASS_SECONDS = 8 * 60.0
@@ -26,13 +28,14 @@ class Results:
     machine: dict[str, str]
     data_lines: int
     data_bytes: int
-    daily: dict[str, Figure]  # startup, report, naive report, full, naive full
+    daily: dict[str, Figure]  # startup, report, naive report, duckdb report, full, naive full
     disagreements: list[str]  # empty when the baseline matches the reference
     setup: dict[str, Figure]  # warm, cold
     installed_bytes: int
     kernel_start: float
     notebooks: dict[str, float]
-    grading: dict  # one, class (Figures), one_baseline, class_baseline (seconds), class_size
+    grading: dict  # one, class (Figures), one_baseline, class_baseline (seconds), class_size,
+    # one_breakdown (benchmarks.grading.breakdown)
     airflow: dict  # notebooks, overhead (warm_up, dag, plain), process_peak, standalone_*
     minutes: float
 
@@ -83,8 +86,22 @@ def daily_rows(daily: dict[str, Figure]) -> list[list[str]]:
     return rows
 
 
+def duckdb_rows(daily: dict[str, Figure]) -> list[list[str]]:
+    """The reference report against DuckDB's SQL aggregate over the same day: DuckDB is the
+    practical limit for this report, so the target is a ratio to it."""
+    ours, limit = daily["report"], daily["duckdb report"]
+    label = "Daily report against DuckDB's SQL aggregate (the practical limit)"
+    return [
+        [f"{label}: time", secs(ours.seconds), f"≤ {DUCKDB_RATIO}× DuckDB",
+         f"{secs(limit.seconds)} DuckDB", ratio(limit.seconds, ours.seconds, "faster", "slower"),
+         status(ours.seconds / limit.seconds, DUCKDB_RATIO)],
+        [f"{label}: peak memory", gb(ours.peak_bytes), NONE, f"{gb(limit.peak_bytes)} DuckDB",
+         ratio(limit.peak_bytes, ours.peak_bytes, "less", "more"), NONE],
+    ]
+
+
 def summary(results: Results) -> str:
-    rows = daily_rows(results.daily)
+    rows = daily_rows(results.daily) + duckdb_rows(results.daily)
     rows += [[f"Set-up, {label}", secs(results.setup[name].seconds), NONE, NONE, NONE, NONE]
              for name, label in (("warm", "warm (nothing to do)"),
                                  ("cold", "cold venvs, warm uv cache"))]
@@ -131,7 +148,29 @@ def grading_rows(grading: dict) -> list[list[str]]:
                      status(figure.seconds, target)])
         rows.append([f"{label}: peak memory (largest process)", gb(figure.peak_bytes), NONE,
                      NONE, NONE, NONE])
+        if name == "one":
+            over = figure.seconds / baseline
+            rows.append([f"{label}: time over papermill's", f"{over:.1f}×",
+                         f"≤ {GRADE_OVER_PAPERMILL:.0f}×", f"{secs(baseline)} papermill", NONE,
+                         status(over, GRADE_OVER_PAPERMILL)])
     return rows
+
+
+def grading_breakdown(grading: dict, kernel_start: float) -> str:
+    """Where grading one submission spends its time, step by step, with papermill's run of the
+    same notebook beside it."""
+    steps = grading["one_breakdown"]
+    rows = [["the grader's process: Python, imports, writing the reports (outside `grade()`)",
+             NONE, NONE, secs(steps["process"])]]
+    rows += [[name, f"{start:.2f}", f"{end:.2f}", secs(end - start)]
+             for name, (start, end) in steps["spans"].items()]
+    rows += [[f"{name} (summed over its cells)", NONE, NONE, secs(seconds)]
+             for name, seconds in steps["busy"].items()]
+    return (table(["step of `grade()` (medians)", "from (s)", "to (s)", "seconds"], rows)
+            + f"\n\n`grade()` took {secs(steps['grade'])} (median). Beside it, papermill runs "
+            f"the same notebook in {secs(grading['one_baseline'])}, of which about "
+            f"{secs(kernel_start)} is starting and stopping its kernel (the empty notebook of "
+            "*Notebooks*).")
 
 
 GRADING_METHOD = """### Grading
@@ -139,27 +178,40 @@ GRADING_METHOD = """### Grading
 - **One submission**: a correct submission of `01_extract_transform` (built by
   `workbook.grading.samples`), graded by `python -m workbook grade FILE` in a fresh process, as
   root, so in the full sandbox (allow-list root, namespaces, the learner's kernel and the
-  checker as two unprivileged users, limits); 3 runs, median. The checker starts beside the
-  learner's kernel and runs the lesson's setup again, with its own data: that is most of what
-  grading adds to a plain run.
+  checker as two unprivileged users, limits); 3 runs, median. The checker's kernel starts
+  beside the learner's and runs the lesson's setup again, with its own data, while the
+  learner's notebook runs.
 - **A class of 30**: six learners each handing in the five beginner lessons, graded by one
   `python -m workbook grade FOLDER` (one worker per core); lesson 04 also runs the solution of
   lesson 03 first (its checkpoint), as grading always does.
 - **Baseline**: the same notebooks run by papermill one after another in the beginner kernel:
   no assembly, no sandbox, no scoring, no parallelism.
-- **Peak memory** is the largest single process of the grading (`wait4` reports the largest
-  reaped descendant), typically a kernel.
+- **Peak memory** is the largest single process of the grading that `wait4` accounts for (the
+  largest reaped descendant): the grader and the sandbox's notebook client. The kernels are not
+  in it: nothing waits for them, the end of the sandbox's PID namespace ends them.
+- **Where the time goes**: every result records its timings (`workbook.grading.timing`: wall
+  clock at the start and end of each step, in the grader and in its client in the sandbox, and
+  the time spent in each kind of cell), kept in its JSON report. The table shows the medians
+  over the runs of one submission. Steps overlap: `sandbox` holds everything from entering it to
+  leaving it, `client` is the notebook client inside; the two kernels start side by side; the
+  checker runs its setup cells while the learner's notebook runs; at each check the learner's
+  kernel waits while the checker imports the evidence and runs the verdict.
 """
+
+
+QUIET_LOAD = 0.5  # a 1-minute load average under this: nothing else was running
 
 
 def machine_line(results: Results) -> str:
     m = results.machine
+    quiet = ("near 0: nothing else was running" if float(m["load"]) < QUIET_LOAD
+             else "**the machine was busy with other work: the figures are noisy**")
     return (f"Measured by `make bench` (`python -m benchmarks`, {results.minutes:.1f} min) on "
             f"{m['date']}: {m['cores']} cores ({m['cpu']}), {m['ram']} RAM, {m['os']}; "
             f"Python {m['python']}, pandas {m['pandas']}, pyarrow {m['pyarrow']} (the beginner "
-            f"environment). 1-minute load average when the bench started: {m['load']} (near 0: "
-            "nothing else was running). These are this machine's figures: run `make bench` "
-            "for yours.")
+            f"environment), DuckDB {m['duckdb']} (the airflow environment). 1-minute load "
+            f"average when the bench started: {m['load']} ({quiet}). These are this machine's "
+            "figures: run `make bench` for yours.")
 
 
 def warnings(results: Results) -> str:
@@ -171,9 +223,9 @@ def warnings(results: Results) -> str:
 def agreement(results: Results) -> str:
     if results.disagreements:
         return "they do **not** agree; see the warnings under the summary."
-    return ("the naive and reference reports agree (same categories, identical order and unit "
-            "counts, net revenue within $0.05) and both full runs load the same rows into "
-            "SQLite.")
+    return ("the naive, DuckDB and reference reports agree (same categories in the same order, "
+            "identical unit counts, net revenue within $0.05 for the naive one and $0.01 for "
+            "DuckDB's) and both full runs load the same rows into SQLite.")
 
 
 def runs_table(daily: dict[str, Figure]) -> str:
@@ -210,6 +262,10 @@ def daily_method(results: Results) -> str:
     beginner writes first: `read_csv(engine="python", on_bad_lines="skip")` with every type
     guessed, row-wise `df.apply(..., axis=1)` to clean text and compute revenue,
     `drop_duplicates("order_id")`, `groupby`, `to_csv`, and `to_sql(if_exists="append")`.
+  - `duckdb report` (`benchmarks/duckdb_report.py`): the same report as one DuckDB SQL query
+    (`read_csv` skipping malformed lines, the same cleaning, `DISTINCT ON (order_id)`,
+    `GROUP BY category`, written with `COPY`), in the airflow environment's Python (the one with
+    DuckDB), importing nothing else: the practical limit for this report on this machine.
 - **Like for like**: {agreement(results)}
 
 {runs_table(results.daily)}
@@ -287,6 +343,7 @@ def render(results: Results) -> str:
         setup_method(results).strip(),
         notebooks_method(results).strip(),
         GRADING_METHOD.strip(),
+        grading_breakdown(results.grading, results.kernel_start),
         AIRFLOW_METHOD.strip(),
         NOT_YET.strip(),
     ]) + "\n"

@@ -15,7 +15,7 @@ import pytest
 
 from workbook import airflow_lesson, course, markers, paths
 from workbook.checks import CheckFailed
-from workbook.grading import evidence, grade, identify, names, report, roster, samples
+from workbook.grading import evidence, grade, identify, names, report, roster, samples, timing
 
 ORIENTATION = "01_beginner/00_orientation"
 
@@ -269,6 +269,13 @@ def test_without_root_the_grade_still_runs_and_says_what_is_missing(tmp_path, mo
     r = grade.grade(path, "me", job)
     assert r.score == r.max_score > 0, (r.exercises, r.errors)
     assert r.warnings == [warning]
+    recorded = json.loads(json.dumps(r.as_dict()))["timings"]  # as its JSON report has it
+    assert {"assemble", "enter the sandbox, start the client", "learner kernel start",
+            "checker kernel start", "checker setup cells", "learner notebook",
+            "score"} <= set(recorded["spans"]), recorded
+    assert all(0 <= start <= end <= r.duration_s + 0.01
+               for start, end in recorded["spans"].values()), recorded
+    assert {"learner cells", "verdicts"} <= set(recorded["busy"]), recorded
 
 
 def test_probe_without_root_warns(monkeypatch):
@@ -296,3 +303,24 @@ def test_slots_are_held_machine_wide(tmp_path, monkeypatch):
     finally:
         held.kill()
         held.wait()
+
+
+# --- timings: recorded always, never trusted blindly, never asserted on ----------------------
+
+
+def test_timings_take_only_well_formed_spans_from_the_client():
+    timings = timing.Timings()
+    timings.add_span("sandbox", 100.0, 110.0)
+    timings.merge({"spans": {"client": [101, 109.5], "bad": [1, "x"], "nan": [float("nan"), 1],
+                             "short": [1]}, "busy": {"verdicts": 0.5, "worse": "1"}})
+    timings.merge(["not", "a", "mapping"])
+    assert set(timings.spans) == {"sandbox", "client"} and timings.busy == {"verdicts": 0.5}
+
+
+def test_timings_are_relative_to_the_start_and_sorted():
+    timings = timing.Timings()
+    timings.add_span("later", 105.25, 106.5)
+    timings.add_span("first", 100.0, 101.0004)
+    relative = timings.relative_to(100.0)
+    assert list(relative.spans) == ["first", "later"]
+    assert relative.spans == {"first": [0.0, 1.0], "later": [5.25, 6.5]}

@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+from workbook.grading.timing import Timings
 
 MAX_MESSAGE_BYTES = 64 * 1024**2  # larger messages from a kernel are refused by zmq
 TRUNCATED = "\n[the grader kept only the first {limit:,} bytes of this cell's output]\n"
@@ -121,9 +124,15 @@ def client(nb, kernel: Kernel, spec: dict, allow_errors: bool = True) -> CappedC
         resources={"metadata": {"path": str(kernel.home)}}, output_limit=spec["output_bytes"])
 
 
-async def run_prerequisites(spec: dict, learner: Kernel, private: Path) -> str | None:
+async def run_prerequisites(spec: dict, learner: Kernel, private: Path,
+                            timings: Timings) -> str | None:
     """Run the solutions the lesson builds on into the learner's workspace (trusted code, as
     the learner's user); the error if one fails."""
+    with timings.span("prerequisites"):
+        return await _prerequisites(spec, learner, private)
+
+
+async def _prerequisites(spec: dict, learner: Kernel, private: Path) -> str | None:
     for key, name in spec["requires"]:
         nb = nbformat.read(private / name, as_version=4)
         runner = client(nb, learner, spec, allow_errors=False)
@@ -139,29 +148,50 @@ async def run_prerequisites(spec: dict, learner: Kernel, private: Path) -> str |
 def save_status(private: Path, status: dict) -> None:
     """Written after every check, so a run stopped at the total time-out keeps what it did."""
     tmp = private / "status.tmp"
-    tmp.write_text(json.dumps(status))
+    tmp.write_text(json.dumps(status, default=Timings.as_dict))
     tmp.replace(private / "status.json")
 
 
-async def run_lesson(spec: dict, learner: Kernel, checker: Kernel, private: Path) -> dict:
-    """Both kernels, interleaved; the run's status (the executed notebooks are written)."""
+async def start_kernel(run: CappedClient, timings: Timings, name: str) -> None:
+    """Start a kernel and wait until it answers (`async_setup_kernel` then finds it started)."""
+    with timings.span(name):
+        await run.async_start_new_kernel()
+        await run.async_start_new_kernel_client()
+
+
+async def run_lesson(spec: dict, learner: Kernel, checker: Kernel, private: Path,
+                     timings: Timings) -> dict:
+    """Both kernels, interleaved; the run's status (the executed notebooks are written).
+
+    The checker's kernel starts first and beside everything before its first cell (the
+    prerequisites, the learner's kernel start): nothing it runs depends on them, and a kernel
+    start is mostly waiting for imports, which a second core does in the meantime."""
     lnb = nbformat.read(private / "learner.ipynb", as_version=4)
     cnb = nbformat.read(private / "checker.ipynb", as_version=4)
     lrun, crun = client(lnb, learner, spec), client(cnb, checker, spec)
+    checker_started = asyncio.ensure_future(start_kernel(crun, timings, "checker kernel start"))
+    if error := await run_prerequisites(spec, learner, private, timings):
+        return {"error": error}  # the checker's kernel ends with the sandbox
+    await asyncio.gather(start_kernel(lrun, timings, "learner kernel start"), checker_started)
     status: dict = {"replies": {"learner": lrun.replies, "checker": crun.replies},
-                    "truncated": lrun.truncated}
+                    "truncated": lrun.truncated, "timings": timings}
     position = {cell.id: index for index, cell in enumerate(cnb.cells)}
     verdicts: dict[str, list[str]] = spec["verdicts"]  # export cell id -> checker cells
+    imports = {cells[0] for cells in verdicts.values()}  # each check's load of the evidence
     ready: asyncio.Queue = asyncio.Queue()
 
     async def learner_side():
         try:
-            for index, cell in enumerate(lnb.cells):
-                await lrun.async_execute_cell(cell, index)
-                if cell.id in verdicts:
-                    done = asyncio.Event()
-                    await ready.put((cell.id, done))
-                    await done.wait()  # the learner's kernel waits while its work is judged
+            with timings.span("learner notebook"):
+                for index, cell in enumerate(lnb.cells):
+                    with timings.busy_in("evidence export" if cell.id in verdicts
+                                         else "learner cells"):
+                        await lrun.async_execute_cell(cell, index)
+                    if cell.id in verdicts:
+                        done = asyncio.Event()
+                        await ready.put((cell.id, done))
+                        with timings.busy_in("learner waits for verdicts"):
+                            await done.wait()  # the learner's kernel waits while judged
         except DeadKernelError:
             status["learner_died_at"] = cell.id
         finally:
@@ -170,13 +200,16 @@ async def run_lesson(spec: dict, learner: Kernel, checker: Kernel, private: Path
     async def checker_side():
         item = None
         try:
-            for index in range(spec["checker_setup"]):
-                await crun.async_execute_cell(cnb.cells[index], index)
+            with timings.span("checker setup cells"):
+                for index in range(spec["checker_setup"]):
+                    await crun.async_execute_cell(cnb.cells[index], index)
             while (item := await ready.get()) is not None:
                 export_id, done = item
                 for cell_id in verdicts[export_id]:
-                    await crun.async_execute_cell(cnb.cells[position[cell_id]],
-                                                  position[cell_id])
+                    with timings.busy_in("evidence import" if cell_id in imports
+                                         else "verdicts"):
+                        await crun.async_execute_cell(cnb.cells[position[cell_id]],
+                                                      position[cell_id])
                 save_status(private, status)
                 done.set()
             return
@@ -189,8 +222,9 @@ async def run_lesson(spec: dict, learner: Kernel, checker: Kernel, private: Path
 
     async with lrun.async_setup_kernel(), crun.async_setup_kernel():
         await asyncio.gather(learner_side(), checker_side())
-    nbformat.write(lnb, private / "learner.executed.ipynb")
-    nbformat.write(cnb, private / "checker.executed.ipynb")
+    with timings.span("write executed notebooks"):
+        nbformat.write(lnb, private / "learner.executed.ipynb")
+        nbformat.write(cnb, private / "checker.executed.ipynb")
     return {**status, "finished": True}
 
 
@@ -211,6 +245,8 @@ def prepare(spec: dict, kernels: dict[str, Kernel], private: Path) -> None:
 
 
 def main(spec_path: str) -> int:
+    started = time.time()
+    timings = Timings()
     spec = json.loads(Path(spec_path).read_text())
     private = Path(spec_path).parent
     kernels = {role: Kernel(**{**data, "home": Path(data["home"]),
@@ -218,10 +254,12 @@ def main(spec_path: str) -> int:
                                "ipc": Path(data["ipc"]) if data.get("ipc") else None,
                                "owner": tuple(data["owner"]) if data.get("owner") else None})
                for role, data in spec["kernels"].items()}
-    prepare(spec, kernels, private)
-    error = asyncio.run(run_prerequisites(spec, kernels["learner"], private))
-    status = {"error": error} if error else asyncio.run(
-        run_lesson(spec, kernels["learner"], kernels["checker"], private))
+    with timings.span("folders and kernel specs"):
+        prepare(spec, kernels, private)
+    status = asyncio.run(run_lesson(spec, kernels["learner"], kernels["checker"], private,
+                                    timings))
+    timings.add_span("client", started, time.time())
+    status["timings"] = timings
     save_status(private, status)
     return 0
 

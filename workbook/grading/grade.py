@@ -21,6 +21,7 @@ import nbformat
 
 from workbook import checkpoint, lesson, paths, services
 from workbook.grading import assemble, identify, sandbox, score
+from workbook.grading.timing import Timings
 
 
 @dataclass
@@ -37,6 +38,7 @@ class GradeResult:
     warnings: list[str] = field(default_factory=list)
     parameters: dict = field(default_factory=dict)
     duration_s: float = 0
+    timings: Timings = field(default_factory=Timings)  # where the time went (see `timing`)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -158,11 +160,29 @@ def write_private(plan: assemble.Plan, source_nb, box: sandbox.Sandbox, job: Job
 
 
 def run_sandboxed(plan: assemble.Plan, source_nb, job: Job, box: sandbox.Sandbox,
-                  private: Path) -> dict:
+                  private: Path, timings: Timings) -> dict:
     """Execute the plan; the run's status (with every reply), or {"error": why}."""
     areas = Areas.of(box, private)
-    python, client = level_python(source_nb), str(paths.base_python())
-    write_private(plan, source_nb, box, job, private, areas, python)
+    python = level_python(source_nb)
+    with timings.span("write the run's files"):
+        write_private(plan, source_nb, box, job, private, areas, python)
+    with timings.span("sandbox"):
+        output, returncode = run_client(box, job, private, areas, python)
+    status_file = private / "status.json"
+    if not status_file.exists():
+        return {"error": f"the grading run failed ({returncode}): {output[-500:]}"}
+    status = json.loads(status_file.read_text())
+    if not status.get("finished") and "error" not in status:
+        status["timed_out"] = True
+    record_client(timings, status.get("timings"))
+    return status
+
+
+def run_client(box: sandbox.Sandbox, job: Job, private: Path, areas: Areas,
+               python: str) -> tuple[str, int]:
+    """The notebook client in the sandbox (the base's Python; the kernels run `python`), to
+    its end; its output and exit code."""
+    client = str(paths.base_python())
     root = private / "root"
     root.mkdir()
     command = sandbox.wrap([client, "-m", "workbook.grading.execute",
@@ -177,13 +197,18 @@ def run_sandboxed(plan: assemble.Plan, source_nb, job: Job, box: sandbox.Sandbox
     finally:
         kill_group(proc.pid)  # nothing the learner started outlives its grading
         proc.wait()
-    status_file = private / "status.json"
-    if not status_file.exists():
-        return {"error": f"the grading run failed ({proc.returncode}): {output[-500:]}"}
-    status = json.loads(status_file.read_text())
-    if not status.get("finished") and "error" not in status:
-        status["timed_out"] = True
-    return status
+    return output, proc.returncode
+
+
+def record_client(timings: Timings, recorded: object) -> None:
+    """The client's own timings, and the two gaps around it inside the sandbox span: entering
+    (namespaces, mounts, starting Python and importing the client) and leaving (its end, the
+    end of every process in the sandbox)."""
+    timings.merge(recorded)
+    sandbox_span, client = timings.spans.get("sandbox"), timings.spans.get("client")
+    if sandbox_span and client:
+        timings.add_span("enter the sandbox, start the client", sandbox_span[0], client[0])
+        timings.add_span("leave the sandbox", client[1], sandbox_span[1])
 
 
 def kill_group(pgid: int) -> None:
@@ -202,20 +227,23 @@ def private_folder():
 
 
 def run_and_score(result: GradeResult, source_nb, submission, job: Job) -> None:
+    timings = result.timings
     with contextlib.ExitStack() as stack:
-        number = stack.enter_context(sandbox.slot()) if os.geteuid() == 0 else None
-        box = sandbox.probe(number)
+        with timings.span("slot and sandbox probe"):
+            number = stack.enter_context(sandbox.slot()) if os.geteuid() == 0 else None
+            box = sandbox.probe(number)
         result.warnings += box.warnings
         private = stack.enter_context(private_folder())
         areas = Areas.of(box, private)
-        plan = assemble.assemble(source_nb, submission, result.parameters,
-                                 str(areas.evidence), str(areas.learner))
+        with timings.span("assemble"):
+            plan = assemble.assemble(source_nb, submission, result.parameters,
+                                     str(areas.evidence), str(areas.learner))
         result.notes += plan.notes
         if not any(plan.attempted.values()):  # nothing to judge: every exercise scores 0
             result.notes.append("no exercise is answered: the notebook was not run")
             record(result, score.unanswered(plan))
             return
-        status = run_sandboxed(plan, source_nb, job, box, private)
+        status = run_sandboxed(plan, source_nb, job, box, private, timings)
     if "error" in status:
         result.errors.append(status["error"])
         return
@@ -229,7 +257,8 @@ def run_and_score(result: GradeResult, source_nb, submission, job: Job) -> None:
                              f"({job.limits.total_timeout_s} s); later checks did not run")
     elif status.get("learner_died_at"):
         result.errors.append("the kernel died during grading (os._exit, a crash or a limit)")
-    record(result, score.score(plan, status))
+    with timings.span("score"):
+        record(result, score.score(plan, status))
 
 
 def record(result: GradeResult, exercises: list[score.ExerciseResult]) -> None:
@@ -241,13 +270,15 @@ def record(result: GradeResult, exercises: list[score.ExerciseResult]) -> None:
 
 def grade(path: Path, learner: str, job: Job) -> GradeResult:
     """Grade one submission; every failure ends up in the result, never as an exception."""
-    started = time.monotonic()
+    started = time.time()
     result = GradeResult(learner=learner, submission=str(path))
     try:
-        submission = identify.read_submission(path)
-        answered, notes = identify.lesson_for(submission, path)
-        result.notebook, result.notes = answered.key, notes
-        source_nb = nbformat.read(identify.source_path(answered, job.source_root), as_version=4)
+        with result.timings.span("read and identify"):
+            submission = identify.read_submission(path)
+            answered, notes = identify.lesson_for(submission, path)
+            result.notebook, result.notes = answered.key, notes
+            source_nb = nbformat.read(identify.source_path(answered, job.source_root),
+                                      as_version=4)
         result.parameters = source_nb.metadata.get("workbook_grading", {}).get("parameters", {})
         run_and_score(result, source_nb, submission, job)
     except identify.SubmissionError as err:
@@ -256,5 +287,6 @@ def grade(path: Path, learner: str, job: Job) -> GradeResult:
         result.errors.append(f"the grader failed on this submission: {type(err).__name__}: "
                              f"{str(err)[:300]}")
         print(f"workbook grade: {path}: {type(err).__name__}: {err}", file=sys.stderr)
-    result.duration_s = round(time.monotonic() - started, 2)
+    result.duration_s = round(time.time() - started, 2)
+    result.timings = result.timings.relative_to(started)
     return result

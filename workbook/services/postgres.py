@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from workbook import datasets, paths
+from workbook import paths
 from workbook.retail import STORES
 from workbook.services.base import Endpoint, ServiceError, free_port
 
@@ -86,7 +86,7 @@ def psql(port: int, database: str, sql: str) -> str:
 
 def daily_sales_csv() -> str:
     """Daily sales per store and category from the beginner level's exports."""
-    from workbook import sales  # pandas: imported only when seeding
+    from workbook import datasets, sales  # pandas: imported only when seeding
 
     store_ids = {s.name: s.store_id for s in STORES}
     sample = datasets.SAMPLE  # the committed exports: the days the lessons' run_date may take

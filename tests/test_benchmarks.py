@@ -1,0 +1,97 @@
+"""The bench's own logic on made-up figures (no timing here: performance is only measured, by
+`make bench`): the DuckDB comparison, the like-for-like check, and the grading breakdown."""
+
+import json
+from pathlib import Path
+
+from benchmarks import __main__ as bench
+from benchmarks import grading, report
+from benchmarks.measure import Figure, Run
+
+HEADER = "category,orders,units_sold,units_returned,net_revenue\n"
+
+
+def figure(seconds: float, gigabytes: float) -> Figure:
+    return Figure((Run(seconds, int(gigabytes * 1e9)),))
+
+
+def breakdown() -> dict:
+    return {"spans": {"assemble": (0.0, 0.05), "learner kernel start": (0.5, 1.4)},
+            "busy": {"verdicts": 0.12}, "process": 0.4, "grade": 3.5}
+
+
+def results() -> report.Results:
+    daily = {name: figure(seconds, size) for name, seconds, size in (
+        ("startup", 0.3, 0.17), ("report", 1.8, 0.73), ("naive report", 21.0, 1.56),
+        ("duckdb report", 0.9, 0.36), ("full", 4.5, 0.82), ("naive full", 25.0, 1.56))}
+    machine = {"date": "2026-12-01", "cores": "2", "ram": "23.5 GiB", "cpu": "x", "os": "y",
+               "python": "3.11.7", "pandas": "3", "pyarrow": "26", "duckdb": "2",
+               "load": "0.1"}
+    airflow = {"notebooks": {}, "overhead": {"dag": [0.2], "plain": [0.05], "warm_up": 4.0},
+               "process_peak": 4e8, "standalone_peak": 1e9, "standalone_start": 16.0}
+    return report.Results(
+        machine=machine, data_lines=1_010_006, data_bytes=95_000_000, daily=daily,
+        disagreements=[], setup={"warm": figure(0.1, 0), "cold": figure(4.0, 0)},
+        installed_bytes=10**9, kernel_start=0.96, notebooks={}, minutes=10.0,
+        grading={"one": figure(3.75, 0.05), "class": figure(100.0, 0.05), "one_baseline": 2.5,
+                 "class_baseline": 84.0, "class_size": 30, "one_breakdown": breakdown()},
+        airflow=airflow)
+
+
+def row(text: str, metric: str) -> list[str]:
+    line = next(line for line in text.splitlines() if line.startswith(f"| {metric}"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_the_report_holds_the_reference_to_duckdb_and_grading_to_papermill():
+    text = report.render(results())
+    duck = row(text, "Daily report against DuckDB's SQL aggregate (the practical limit): time")
+    assert duck[1:] == ["1.80 s", "≤ 1.5× DuckDB", "0.90 s DuckDB", "2.0× slower",
+                        "**misses** by 33%"]
+    over = row(text, "Grading one beginner submission: time over papermill's")
+    assert over[1:] == ["1.5×", "≤ 2×", "2.50 s papermill", "—", "meets"]
+    assert row(text, "learner kernel start")[1:] == ["0.50", "1.40", "0.90 s"]
+    assert "near 0: nothing else was running" in text
+
+
+def test_a_busy_machine_is_said_so():
+    busy = results()
+    busy.machine["load"] = "2.50"
+    assert "the figures are noisy" in report.render(busy)
+
+
+def write_report(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "".join(f"{line}\n" for line in rows))
+    return path
+
+
+def test_variants_must_agree_with_the_reference_to_the_cent_and_in_order(tmp_path):
+    ref = write_report(tmp_path / "ref.csv", ["Toys,3,5,1,10.00", "Home,2,2,0,5.50"])
+    same = write_report(tmp_path / "same.csv", ["Toys,3,5,1,10.0", "Home,2,2,0,5.5"])
+    cents = write_report(tmp_path / "cents.csv", ["Toys,3,5,1,10.02", "Home,2,2,0,5.50"])
+    order = write_report(tmp_path / "order.csv", ["Home,2,2,0,5.50", "Toys,3,5,1,10.00"])
+    count = write_report(tmp_path / "count.csv", ["Toys,3,6,1,10.00", "Home,2,2,0,5.50"])
+    assert bench.report_differences(ref, same, bench.DUCKDB_TOLERANCE) == []
+    assert bench.report_differences(ref, cents, bench.NAIVE_TOLERANCE) == []
+    assert "Toys net_revenue" in bench.report_differences(ref, cents, bench.DUCKDB_TOLERANCE)[0]
+    assert "order differ" in bench.report_differences(ref, order, bench.DUCKDB_TOLERANCE)[0]
+    assert bench.report_differences(ref, count, bench.DUCKDB_TOLERANCE) == [
+        "Toys units_sold: 5 vs 6"]
+
+
+def test_the_breakdown_is_the_median_of_what_each_grading_recorded(tmp_path):
+    outs = []
+    for i, (start, duration) in enumerate(((0.5, 3.0), (0.7, 4.0), (0.6, 3.5))):
+        out = tmp_path / f"grades-{i}"
+        (out / "learner").mkdir(parents=True)
+        timings = {"spans": {"learner kernel start": [start, start + 1], "assemble": [0, 0.1],
+                             **({"only once": [0, 1]} if i == 0 else {})},
+                   "busy": {"verdicts": 0.1 * (i + 1)}}
+        (out / "learner" / "lesson.json").write_text(
+            json.dumps({"duration_s": duration, "timings": timings}))
+        outs.append(out)
+    runs = (Run(3.5, 0), Run(4.4, 0), Run(4.0, 0))
+    found = grading.breakdown(outs, runs)
+    assert found["spans"] == {"assemble": (0, 0.1), "learner kernel start": (0.6, 1.6)}
+    assert found["busy"] == {"verdicts": 0.2}
+    assert round(found["process"], 3) == 0.5 and found["grade"] == 3.5
