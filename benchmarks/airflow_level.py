@@ -7,12 +7,12 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 from benchmarks import measure
 from workbook import (
     airflow_home,
+    airflow_ui,
     course,
     lesson,
     lesson_files,
@@ -56,15 +56,6 @@ def overhead(data: Path) -> tuple[dict, measure.Run]:
     return json.loads(out.read_text()), run
 
 
-def standalone_health(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=5) as response:
-            health = json.load(response)
-    except (OSError, ValueError):
-        return False
-    return health.get("scheduler", {}).get("status") == "healthy"
-
-
 def standalone_peak(data: Path) -> tuple[float, int]:
     """Seconds until `airflow standalone` (API server, scheduler, DAG processor, triggerer) is
     healthy, and the peak resident memory of its process tree over the next half minute."""
@@ -83,7 +74,7 @@ def standalone_peak(data: Path) -> tuple[float, int]:
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         start = time.perf_counter()
-        if not wait_for(lambda: standalone_health(f"http://127.0.0.1:{port}"), 300, 1):
+        if not wait_for(lambda: airflow_ui.healthy(f"http://127.0.0.1:{port}"), 300, 1):
             raise measure.MeasureError("airflow standalone was not healthy within 300 s")
         started, peak = time.perf_counter() - start, 0
 
