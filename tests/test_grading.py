@@ -32,6 +32,7 @@ from workbook.grading import samples
 # The roster takes ten minutes or more on two cores: its fixture gets a longer time-out.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 LESSONS = course.lesson_keys()
+CHAINED = "01_beginner/01_extract_transform"  # each exercise works on the one before's table
 ORIENTATION = "01_beginner/00_orientation"
 COUNT_FILES, COUNT_LINES = "count-files-solution", "count-lines-solution"
 GOOD = samples.answers(samples.lesson(ORIENTATION)[0])
@@ -245,6 +246,7 @@ def build_roster(roster: Path, out: Path, port: int, host_file: Path, evil: Path
             samples.write(getattr(samples, kind)(key), roster / f"{kind}-{name}", key)
     for mistake in MISTAKES:
         samples.write(mistake.submission(), roster / mistake.name, mistake.lesson)
+    samples.write(samples.all_but_first(CHAINED), roster / "skipped-first", CHAINED)
     for learner, cells in hostile_cases(port, roster, out, host_file).items():
         samples.write(samples.submission(samples.blank(ORIENTATION), cells), roster / learner,
                       ORIENTATION)
@@ -364,6 +366,18 @@ def test_a_plausible_mistake_fails_its_exercise_with_a_hint_naming_it(graded, mi
     scored = by_exercise(result)[mistake.exercise()]
     assert scored["status"] in ("failed", "partial"), result["exercises"]
     assert mistake.hint in scored["feedback"], scored["feedback"]
+
+
+def test_exercises_that_need_an_unanswered_one_are_not_graded_and_say_which(graded):
+    """Every later exercise of lesson 01 works on the first one's table: with the first left
+    blank, each is reported as waiting on it, not as the NameError it ran into."""
+    result = one(graded, "skipped-first", CHAINED)
+    first, *later = result["exercises"]
+    assert first["status"] == "not attempted"
+    for exercise in later:
+        assert exercise["status"] == "not graded", exercise
+        assert f"needs {first['exercise']}, which is not answered yet" in exercise["feedback"]
+        assert "NameError" not in exercise["feedback"]
 
 
 def test_hard_coded_answers_pass_visible_checks_by_default(tmp_path):

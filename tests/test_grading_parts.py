@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pandas as pd
@@ -15,7 +16,17 @@ import pytest
 
 from workbook import airflow_lesson, course, markers, paths
 from workbook.checks import CheckFailed
-from workbook.grading import evidence, grade, identify, names, report, roster, samples, timing
+from workbook.grading import (
+    evidence,
+    grade,
+    identify,
+    names,
+    report,
+    roster,
+    samples,
+    score,
+    timing,
+)
 
 ORIENTATION = "01_beginner/00_orientation"
 
@@ -164,6 +175,39 @@ def test_a_verdict_takes_only_what_the_checker_lacks():
     assert names.needed(verdict, {"sales", "path", "days", "checks"}) == ["n_files", "table"]
 
 
+def test_an_answer_leaves_its_top_level_names_not_its_locals():
+    answer = ("import pandas as pd\nraw, (a, b) = 1, (2, 3)\ndef clean(df):\n    out = df\n"
+              "    return out\nfor day in [1]:\n    rows = [r for r in range(day)]\n")
+    assert names.bound(answer) == {"pd", "raw", "a", "b", "clean", "day", "rows"}
+
+
+def scored(status: str) -> score.ExerciseResult:
+    return score.ExerciseResult("x", 0, 1, status, "")
+
+
+PROVIDERS = SimpleNamespace(providers={"raw": ["read-day"], "clean": ["clean-text"]})
+UNDEFINED_RAW = "your answer cell failed: NameError: name 'raw' is not defined. Then: ..."
+
+
+@pytest.mark.parametrize("earlier, says", [
+    ("not attempted", "needs read-day, which is not answered yet (`raw` comes from it)"),
+    ("failed", "needs read-day, which failed"), ("passed", None)])
+def test_a_failure_on_an_earlier_exercises_name_is_not_graded(earlier, says):
+    done = {"read-day": scored(earlier)}
+    got = score.earlier_failure(PROVIDERS, "clean-text", UNDEFINED_RAW, done)
+    assert got is None if says is None else says in got
+    assert score.earlier_failure(PROVIDERS, "clean-text", "AssertionError: 3 != 4", done) is None
+
+
+def test_an_exercise_after_one_not_graded_is_sent_to_the_root():
+    done = {"read-day": scored("not attempted")}
+    first = score.earlier_failure(PROVIDERS, "clean-text", UNDEFINED_RAW, done)
+    done["clean-text"] = score.ExerciseResult("clean-text", 0, 1, "not graded", first)
+    later = score.earlier_failure(PROVIDERS, "dedupe", "`clean` was never defined in your "
+                                  "notebook", done)
+    assert later == first and "Fix read-day first" in later
+
+
 def test_verdict_markers(tmp_path):
     def cell(source, role="check"):
         return nbformat.from_dict({"id": "c", "cell_type": "code", "source": source,
@@ -207,8 +251,26 @@ def test_feedback_escapes_learner_text_in_every_format(text):
     assert "<script" not in summary and "<img" not in summary
     assert not re.search(r"(?<!\\)\]\(", summary)  # no link or image survives
     assert "\n# heading" not in summary and "`code`" not in summary
-    gradebook = report.gradebook_html(*report.gradebook_rows([r]), [r])
+    gradebook = report.gradebook_html(report.gradebook_rows([r])[1], [r])
     assert "<script" not in gradebook and "<img" not in gradebook
+
+
+def test_markdown_and_html_say_the_same_things():
+    r = result(parameters={"run_date": "2015-06-05"}, duration_s=3.25, notes=["a note"])
+    page, summary = report.feedback_html(r), report.markdown(r)
+    for said in ("Score: 1 / 2", "run\\_date=2015-06-05", "3.2 s", "a note", "❌ failed"):
+        assert said in summary
+        assert said.replace("\\", "") in page
+
+
+def test_the_gradebook_page_names_each_lesson_once_over_its_exercises():
+    mine = [result(notebook=n, exercises=[{"exercise": e, "points": 1, "max_points": 1,
+                                          "status": "passed", "feedback": "passed"}
+                                         for e in ("first", "second")])
+            for n in ("01_beginner/01_extract_transform", "01_beginner/02_load")]
+    page = report.gradebook_html(report.gradebook_rows(mine)[1], mine)
+    assert page.count("01_beginner/02_load</th>") == 1 and page.count(">second</th>") == 2
+    assert "colspan='2'>01_beginner/01_extract_transform" in page
 
 
 @pytest.mark.parametrize("name", ["..", ".", "a/../b", "", "<b>", "x" * 300, "=cmd()"])
@@ -241,6 +303,23 @@ def test_a_failure_of_the_grader_is_one_learners_row(tmp_path, monkeypatch):
     assert code == roster.EXIT_SOME_UNGRADED
     rows = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
     assert len(rows) == 3 and "the grader failed on this submission: RuntimeError" in rows[2]
+
+
+def test_one_notebook_is_graded_beside_a_class_without_replacing_its_gradebook(tmp_path,
+                                                                              capsys):
+    out = tmp_path / "grades"
+    out.mkdir()
+    (out / "gradebook.csv").write_text("learner,score\nclass,7\n")
+    mine = samples.write(samples.blank(ORIENTATION), tmp_path / "alice", ORIENTATION)
+    assert roster.main(str(mine), str(out), None, 1, 30, 60) == roster.EXIT_ALL_GRADED
+    assert (out / "gradebook.csv").read_text() == "learner,score\nclass,7\n"
+    page = out / "alice" / f"{ORIENTATION.replace('/', '__')}.html"
+    assert page.exists() and f"feedback in {page}" in capsys.readouterr().out
+
+
+def test_a_notebook_of_the_course_is_graded_as_mine():
+    assert roster.learner_of_file(paths.NOTEBOOKS / f"{ORIENTATION}.ipynb") == "me"
+    assert roster.learner_of_file(Path("/tmp/bob/02_load.ipynb")) == "bob"
 
 
 @pytest.mark.slow

@@ -46,6 +46,7 @@ class Plan:
     answers: dict[str, str]  # exercise -> id of its answer cell
     attempted: dict[str, bool]
     checker_setup: int  # how many cells the checker runs before the first verdict
+    providers: dict[str, list[str]]  # a global -> the exercises whose answers bind it, in order
     notes: list[str] = field(default_factory=list)
 
     def verdicts(self) -> dict[str, list[str]]:
@@ -152,7 +153,7 @@ def assemble(source_nb, submission, parameters: dict, evidence_root: str,
     guard = _code(f"from workbook.grading import checker as _wb_checker\n"
                   f"_wb_checker.guard({learner_root!r})", "wb-guard", GRADER_TAG)
     learner_cells, checker_cells, verdicts = [], [guard], []
-    checks, answers, attempted = [], {}, {}
+    checks, answers, attempted, providers = [], {}, {}, {}
     trusted = [c for c in source_nb.cells if c.cell_type == "code" and (
         markers.role(c) == "setup" or "parameters" in c.metadata.get("tags", []))]
     known = set(parameters).union(*(names.defined(c.source) for c in trusted))
@@ -168,6 +169,8 @@ def assemble(source_nb, submission, parameters: dict, evidence_root: str,
         elif role == "solution":
             answer = chosen_answer(cell, submitted, copies.get((role, exercise), []), notes)
             answers[exercise] = cell.id
+            for name in names.bound(cell.source):  # the source's answer: what later cells use
+                providers.setdefault(name, []).append(exercise)
             attempted[exercise] = answer.strip() != markers.strip_cell(cell, cell.id).strip()
             learner_cells.append(_code(answer, cell.id))
         elif role == "check":
@@ -190,4 +193,4 @@ def assemble(source_nb, submission, parameters: dict, evidence_root: str,
     setup = len(checker_cells) + 1  # and the injected parameters
     return Plan(notebook(source_nb, learner_cells, LEARNER_KERNEL, parameters),
                 notebook(source_nb, checker_cells + verdicts, CHECKER_KERNEL, parameters),
-                checks, answers, attempted, setup, notes)
+                checks, answers, attempted, setup, providers, notes)

@@ -24,18 +24,37 @@ def read(source: str) -> set[str]:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)} - BUILTINS
 
 
+def _binds(node: ast.AST) -> set[str]:
+    """The names one node binds: an assignment target, an import, a def, a loop target..."""
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+        return {node.id}
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        return {node.name}
+    return set()
+
+
 def defined(source: str) -> set[str]:
     """Names the cell binds anywhere: assignments, imports, functions, classes, loop targets."""
-    names = set()
-    for node in ast.walk(parse(source)):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
+    return set().union(*map(_binds, ast.walk(parse(source))))
+
+
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp,
+          ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def bound(source: str) -> set[str]:
+    """Names the cell binds at its top level: the globals it leaves for later cells (a def's
+    name, but not the names bound inside its body)."""
+    names, todo = set(), list(parse(source).body)
+    while todo:
+        node = todo.pop()
+        names |= _binds(node)
+        if not isinstance(node, SCOPES):
+            todo.extend(ast.iter_child_nodes(node))
     return names
 
 

@@ -18,7 +18,7 @@ from workbook.grading.grade import GradeResult
 
 UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what formats inline text (HTML is escaped)
-MARKS = {"passed": "✅", "partial": "🟡", "failed": "❌"}
+MARKS = {"passed": "✅", "partial": "🟡", "failed": "❌", "not graded": "⏭"}
 
 
 def safe_name(text: str) -> str:
@@ -85,7 +85,7 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2em}table{border-collaps
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 td:first-child,td:last-child{text-align:left}
 th{background:#f3f3f3;font-size:0.85em}.full,.passed{background:#e6f4ea}
-.zero,.failed{background:#fce8e6}.not-attempted{background:#f1f3f4}
+.zero,.failed{background:#fce8e6}.not-attempted,.not-graded{background:#f1f3f4}
 .partial{background:#fef7e0}"""
 
 
@@ -181,17 +181,30 @@ def write_gradebook(results: list[GradeResult], out: Path) -> tuple[Path, Path]:
         writer.writerow(header)
         writer.writerows([[spreadsheet_safe(v) for v in row] for row in rows])
     html_path = out / "gradebook.html"
-    html_path.write_text(gradebook_html(header, rows, results), encoding="utf-8")
+    html_path.write_text(gradebook_html(rows, results), encoding="utf-8")
     return csv_path, html_path
 
 
-def gradebook_html(header: list[str], rows: list[list], results: list[GradeResult]) -> str:
+def gradebook_head(results: list[GradeResult]) -> str:
+    """Two header rows: each lesson once over its exercises (the CSV spells out both)."""
+    lessons: dict[str, list[str]] = {}
+    for notebook, exercise in columns(results):
+        lessons.setdefault(notebook, []).append(exercise)
+    side = "".join(f"<th rowspan='2'>{name}</th>"
+                   for name in ("score", "max_score", "errors", "feedback"))
+    top = "".join(f"<th colspan='{len(exercises)}'>{html.escape(notebook or 'submission')}</th>"
+                  for notebook, exercises in lessons.items())
+    below = "".join(f"<th>{html.escape(e)}</th>" for exercises in lessons.values()
+                    for e in exercises)
+    return f"<tr><th rowspan='2'>learner</th>{top}{side}</tr><tr>{below}</tr>"
+
+
+def gradebook_html(rows: list[list], results: list[GradeResult]) -> str:
     links: dict[str, list[str]] = {}
     for r in results:
         target = stem(r).with_suffix(".html").as_posix()
         links.setdefault(r.learner, []).append(
             f'<a href="{html.escape(target)}">{html.escape(r.notebook or "submission")}</a>')
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in [*header, "feedback"])
     body = []
     for row in rows:
         learner, score, max_score = row[0], row[-3], row[-2]
@@ -200,4 +213,4 @@ def gradebook_html(header: list[str], rows: list[list], results: list[GradeResul
         cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
         body.append(f'<tr class="{css}">{cells}<td>{" ".join(links.get(learner, []))}</td></tr>')
     return page("Gradebook", f"<p>{len(rows)} learner(s), {len(results)} notebook(s) graded.</p>"
-                             f"<table><tr>{head}</tr>{''.join(body)}</table>")
+                             f"<table>{gradebook_head(results)}{''.join(body)}</table>")

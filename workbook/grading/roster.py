@@ -1,7 +1,7 @@
 """Grade one notebook or a class (submissions/<learner>/<notebook>.ipynb), in parallel.
 
 Every learner gets a row, whatever their files do: a failure is caught per learner and reported
-in that learner's results, and the gradebook is always written. The exit code says whether
+in that learner's results, and a class's gradebook is always written. The exit code says whether
 every submission could be graded (0), some could not (1, each says why), or the grader could
 not run at all (2).
 """
@@ -74,8 +74,17 @@ def grade_all(path: Path, out: Path, source_root: Path, workers: int,
             results = [f.result() for f in tqdm(futures, desc="grading", unit="notebook",
                                                  file=sys.stderr)]
     finally:
-        report.write_gradebook(results, out)
+        if path.is_dir():  # one notebook never replaces the class's gradebook beside it
+            report.write_gradebook(results, out)
     return results
+
+
+def where(results: list[grade.GradeResult], path: Path, out: Path) -> str:
+    """Where to look: one notebook's feedback page, or the class's gradebook."""
+    if path.is_dir():
+        return f"results in {out}/ (gradebook.csv, gradebook.html, <learner>/*.html|md|json|xml)"
+    page = (out / report.stem(results[0])).with_suffix(".html")
+    return f"feedback in {page} (the same as .md, .json and JUnit .xml beside it)"
 
 
 def main(path: str, out: str, source: str | None, workers: int | None,
@@ -93,7 +102,7 @@ def main(path: str, out: str, source: str | None, workers: int | None,
         status = f"{r.score:g}/{r.max_score:g}" if r.graded else "; ".join(r.errors)[:80]
         print(f"{r.learner:20} {r.notebook or Path(r.submission).name:40} {status}")
     ungraded = [r for r in results if not r.graded]
-    print(f"results in {out}/ (gradebook.csv, gradebook.html, <learner>/*.html|md|json|xml)")
+    print(where(results, Path(path), Path(out)))
     if ungraded:
         print(f"{len(ungraded)} of {len(results)} submission(s) could not be graded: "
               f"{', '.join(sorted({r.learner for r in ungraded}))}", file=sys.stderr)

@@ -51,6 +51,12 @@ def partial(key: str):
     return submission(student, dict([first]))
 
 
+def all_but_first(key: str):
+    """Every exercise answered but the first (whose names the later ones may need)."""
+    solution, student = lesson(key)
+    return submission(student, dict(list(answers(solution).items())[1:]))
+
+
 def points(key: str) -> dict[str, float]:
     """Exercise -> points, from the source's check cells (what a full score adds up to)."""
     solution, _ = lesson(key)

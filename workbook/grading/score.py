@@ -5,6 +5,7 @@ raised nothing. The learner's kernel only decides whether an exercise was attemp
 the learner's own code failed, what to tell them about it.
 """
 
+import re
 from dataclasses import asdict, dataclass
 
 from workbook.grading.assemble import Check, Plan
@@ -15,7 +16,7 @@ class ExerciseResult:
     exercise: str
     points: float
     max_points: float
-    status: str  # passed | partial (some of its checks passed) | failed | not attempted
+    status: str  # passed | partial (some checks passed) | failed | not attempted | not graded
     feedback: str
 
     def as_dict(self) -> dict:
@@ -67,17 +68,19 @@ def unanswered(plan: Plan) -> list[ExerciseResult]:
 
 def score(plan: Plan, status: dict) -> list[ExerciseResult]:
     learner = status["replies"]["learner"]
-    results = []
+    results: dict[str, ExerciseResult] = {}
     for exercise, checks in by_exercise(plan).items():
         max_points = sum(c.points for c in checks)
         answer_error = describe(learner.get(plan.answers.get(exercise, "")))
         if not plan.attempted.get(exercise, True) or (answer_error or "").startswith(
                 "NotImplementedError"):
-            results.append(ExerciseResult(exercise, 0, max_points, "not attempted", NO_ANSWER))
+            results[exercise] = ExerciseResult(exercise, 0, max_points, "not attempted",
+                                               NO_ANSWER)
             continue
         outcomes = [check_outcome(c, status) for c in checks]
         if all(ok for ok, _ in outcomes):
-            results.append(ExerciseResult(exercise, max_points, max_points, "passed", "passed"))
+            results[exercise] = ExerciseResult(exercise, max_points, max_points, "passed",
+                                               "passed")
             continue
         # Each check earns its own points: an exercise checked once on its own and once in a
         # run that needs later exercises keeps the first check's points.
@@ -85,9 +88,33 @@ def score(plan: Plan, status: dict) -> list[ExerciseResult]:
         feedback = next(why for ok, why in outcomes if not ok)
         if answer_error:
             feedback = f"your answer cell failed: {answer_error}. Then: {feedback}"
-        results.append(ExerciseResult(exercise, points, max_points,
-                                      "partial" if points else "failed", feedback[:1000]))
-    return results
+        kind = "partial" if points else "failed"
+        if needs := earlier_failure(plan, exercise, feedback, results):
+            kind, feedback = ("partial" if points else "not graded"), needs
+        results[exercise] = ExerciseResult(exercise, points, max_points, kind, feedback[:1000])
+    return list(results.values())
+
+
+UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined|`(\w+)` was never defined")
+STATES = {"not attempted": "is not answered yet", "failed": "failed", "partial": "did not pass"}
+
+
+def earlier_failure(plan: Plan, exercise: str, feedback: str,
+                    done: dict[str, ExerciseResult]) -> str | None:
+    """"not graded: needs X" when this exercise failed on a name that only an earlier exercise,
+    which did not pass, was to define: its own answer may be right, but it cannot be judged
+    until X works. The names come from the source's answers, never from the submission."""
+    for match in UNDEFINED.finditer(feedback):
+        name = match[1] or match[2]
+        for provider in plan.providers.get(name, []):
+            earlier = done.get(provider)
+            if provider == exercise or not earlier or earlier.status == "passed":
+                continue
+            if earlier.status == "not graded":  # point at the exercise to fix: the root
+                return earlier.feedback
+            return (f"not graded: needs {provider}, which {STATES[earlier.status]} (`{name}` "
+                    f"comes from it). Fix {provider} first.")
+    return None
 
 
 def setup_error(plan: Plan, status: dict) -> str | None:
