@@ -3,6 +3,7 @@
 import datetime as dt
 import subprocess
 import sys
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -76,3 +77,14 @@ def test_cli_writes_the_files(tmp_path):
     assert result.returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "sales_2015-06-01.csv", "sales_2015-06-02.csv", "sales_2015-06-03.csv"]
+
+
+def test_exact_revenue_adds_the_lines_up_without_float_noise():
+    clean = sales.clean_sales(sales.read_sales(paths.SALES_SAMPLE / "sales_2015-06-03.csv")[0])
+    by_hand = {}
+    for row in clean.itertuples():
+        line = row.quantity * Decimal(str(row.unit_price)) * (1 - Decimal(str(row.discount)))
+        by_hand[row.category] = by_hand.get(row.category, 0) + line
+    exact = sales.exact_revenue(clean)
+    assert exact.to_dict() == by_hand
+    assert exact["Home"] == Decimal("2376.585")  # the half cent lesson 02 shows

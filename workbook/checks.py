@@ -6,6 +6,7 @@ see it. In a notebook, its output is the message alone, not a traceback through 
 """
 
 import math
+from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
@@ -79,6 +80,45 @@ def expect_frame(actual, expected: pd.DataFrame, what: str,
             expect(bool(same), _message(
                 f"{what}: {column} for {label!r} is {_fmt(got)}, expected {_fmt(want)}",
                 hints.get(column, "")))
+
+
+def roundings(exact: Decimal, places: int = 2) -> list[Decimal]:
+    """The right roundings of an exact amount: the nearest, or either neighbour of a tie (rules
+    differ there: SQLite's ROUND takes the half cent up, pandas rounds the float, which holds
+    2376.585 as 2376.58499999...)."""
+    step = Decimal(1).scaleb(-places)
+    return sorted({exact.quantize(step, ROUND_HALF_DOWN), exact.quantize(step, ROUND_HALF_UP)})
+
+
+def expect_rounded(actual: pd.Series, exact: pd.Series, what: str, unrounded: str = "",
+                   wrong: str = "") -> None:
+    """Each amount of `actual` is the `exact` total (a Decimal) of its label rounded to the
+    cent; the first that is not whole cents gets the hint `unrounded`, a wrong one `wrong`."""
+    __tracebackhide__ = True
+    expect_equal(sorted(map(str, actual.index)), sorted(map(str, exact.index)),
+                 f"the rows of {what} (its index)")
+    for label, total in exact.items():
+        got = actual[label]
+        expect(_is_number(got), f"{what}: {label!r} is {got!r}, not a number")
+        cents = Decimal(f"{float(got):.2f}")
+        expect(math.isclose(float(got), float(cents), abs_tol=1e-9), _message(
+            f"{what}: {label!r} is {float(got)!r}, not a whole number of cents", unrounded))
+        right = roundings(total)
+        expect(cents in right, _message(
+            f"{what}: {label!r} is {_fmt(got)}, expected {' or '.join(map(_fmt, right))} "
+            f"(the exact total is {total})", wrong))
+
+
+def expect_logged(lines: list[str], level: str, words: str, what: str = "your script",
+                  when: str = "", hint: str = "") -> None:
+    """One of the log `lines` ('LEVEL name: message', no timestamp) is at `level` and contains
+    `words`; if none is, the message quotes what was logged instead."""
+    __tracebackhide__ = True
+    if any(line.startswith(f"{level} ") and words in line for line in lines):
+        return
+    logged = "; ".join(f"`{line}`" for line in lines[:3]) if lines else f"nothing {when}"
+    expect(False, _message(f"{what} logged {logged}; expected {words!r} at {level} level",
+                           hint))
 
 
 def _is_number(value) -> bool:

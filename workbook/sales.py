@@ -5,6 +5,7 @@ checkpoint of earlier ones (so a learner who fell behind can go on), and benchma
 """
 
 import datetime as dt
+import decimal
 import sqlite3
 from pathlib import Path
 
@@ -29,6 +30,9 @@ REQUIRED = ("timestamp", "quantity", "unit_price", "discount", "payment_type")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 TEXT_COLUMNS = ("store", "product", "category")
 UNKNOWN_CATEGORY = "Unknown"
+# Prices are whole cents and discounts whole percents, so a line's revenue is a whole number of
+# hundredths of a cent: an integer holds it exactly, a float does not (7.565 is 7.56499999...).
+REVENUE_UNITS_PER_DOLLAR = 10_000
 
 
 def count_data_lines(path: Path) -> int:
@@ -96,6 +100,17 @@ def category_summary(df: pd.DataFrame) -> pd.DataFrame:
          "net_revenue": "float64"}
     )
     return summary.sort_values(["net_revenue", "orders"], ascending=False)
+
+
+def exact_revenue(df: pd.DataFrame, by: str = "category") -> pd.Series:
+    """Net revenue per group as exact decimals, added up in whole hundredths of a cent.
+
+    Float totals that should end in half a cent sit a hair below or above it, depending on the
+    order of the additions, so their rounding to the cent differs between programs: checks
+    compare with these instead."""
+    units = (df["revenue"].astype("float64") * REVENUE_UNITS_PER_DOLLAR).round().astype("int64")
+    totals = units.groupby(df[by]).sum()
+    return totals.map(lambda total: decimal.Decimal(int(total)) / REVENUE_UNITS_PER_DOLLAR)
 
 
 SCHEMA = """
