@@ -49,6 +49,10 @@ NEEDS = (
     Need("chromium", lambda: Path("/usr/bin/chromium").exists(),
          "the real-browser checks of JupyterLab and the Airflow UI"),
     Need("fonts-noto-color-emoji", _emoji_font, "a font that shows ✅ and ❌ in the browser"),
+    Need("prometheus", _which("prometheus", "promtool"),
+         "the metrics service of the advanced level (its alert rule is checked with promtool)"),
+    Need("prometheus-pushgateway", _which("prometheus-pushgateway"),
+         "where the advanced level's pipeline pushes its metrics"),
 )
 
 

@@ -1,4 +1,5 @@
-"""Local services with real protocols: PostgreSQL, an Open-Meteo-style weather API, an SMTP sink.
+"""Local services with real protocols: PostgreSQL, an Open-Meteo-style weather API, an SMTP sink,
+S3 with event notifications to SQS, a Prometheus pushgateway and a Prometheus server.
 
 `start(name)` returns the running service's Endpoint (starting it if needed), `stop(name)`
 stops it, `running(name)` does both around a `with` block; `workbook services up|down|status`
@@ -12,32 +13,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from workbook import paths
-from workbook.services import base, postgres
+from workbook.services import base, metrics, postgres, s3
 from workbook.services.base import STATE_VARIABLE, Endpoint, ServiceError
 
 __all__ = ["STATE_VARIABLE", "Endpoint", "ServiceError", "running", "start", "status", "stop"]
-NAMES = ("postgres", "weather", "smtp")
+NAMES = ("postgres", "weather", "smtp", "s3", "pushgateway", "prometheus")
 MAILDIR = "mail"  # the SMTP sink's folder, in its state folder
 # The learner's services folder, as the grader's checker sees it (it reads the mail they sent).
 LEARNER_SERVICES_VARIABLE = "WORKBOOK_LEARNER_SERVICES_DIR"
 
 
-def _log(name: str):
-    return base.STATE_DIR / f"{name}.log"
-
-
 def _start_weather() -> Endpoint:
     port = base.free_port()
-    proc = base.spawn([str(paths.base_python()), "-m", "workbook.services.weather",
-                       "--port", str(port)], _log("weather"))
+    proc = base.spawn_module("weather", "workbook.services.weather", port)
     return Endpoint("weather", f"http://127.0.0.1:{port}", port, proc.pid)
 
 
 def _start_smtp() -> Endpoint:
     port, maildir = base.free_port(), base.STATE_DIR / MAILDIR
-    proc = base.spawn([str(paths.base_python()), "-m", "workbook.services.smtp",
-                       "--port", str(port), "--maildir", str(maildir)], _log("smtp"))
+    proc = base.spawn_module("smtp", "workbook.services.smtp", port, "--maildir", str(maildir))
     return Endpoint("smtp", f"smtp://127.0.0.1:{port}", port, proc.pid, {"maildir": str(maildir)})
 
 
@@ -60,8 +54,16 @@ def _smtp_ok(endpoint: Endpoint) -> bool:
         return False
 
 
-STARTERS = {"postgres": postgres.start, "weather": _start_weather, "smtp": _start_smtp}
-HEALTH = {"postgres": postgres.healthy, "weather": _http_ok, "smtp": _smtp_ok}
+def _start_prometheus() -> Endpoint:
+    """Prometheus scrapes the pushgateway: started first if needed, left running at the stop."""
+    return metrics.start_prometheus(start("pushgateway"))
+
+
+STARTERS = {"postgres": postgres.start, "weather": _start_weather, "smtp": _start_smtp,
+            "s3": s3.start, "pushgateway": metrics.start_pushgateway,
+            "prometheus": _start_prometheus}
+HEALTH = {"postgres": postgres.healthy, "weather": _http_ok, "smtp": _smtp_ok, "s3": s3.healthy,
+          "pushgateway": metrics.healthy, "prometheus": metrics.healthy}
 
 
 def _check_name(name: str) -> None:
@@ -87,7 +89,8 @@ def start(name: str) -> Endpoint:
     endpoint = STARTERS[name]()
     base.save(endpoint)
     try:
-        base.await_health(lambda: HEALTH[name](endpoint), base.START_TIMEOUT_S, name, _log(name))
+        base.await_health(lambda: HEALTH[name](endpoint), base.START_TIMEOUT_S, name,
+                          base.log_file(name), endpoint.pid)
     except ServiceError:
         stop(name)
         raise

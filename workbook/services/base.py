@@ -3,6 +3,7 @@ check with a deadline, and a clean stop of its whole process group."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -81,6 +82,26 @@ def alive(pid: int) -> bool:
     return True
 
 
+def log_file(name: str) -> Path:
+    return STATE_DIR / f"{name}.log"
+
+
+def state_folder(name: str, fresh: bool = False) -> Path:
+    """A service's own folder under the state folder (emptied first when `fresh`)."""
+    folder = STATE_DIR / name
+    if fresh:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def spawn_module(name: str, module: str, port: int, *args: str) -> subprocess.Popen:
+    """A service written in Python, run by the base environment's interpreter (which has its
+    packages, whichever kernel asks for the service), logging to its log file."""
+    cmd = [str(paths.base_python()), "-m", module, "--port", str(port), *args]
+    return spawn(cmd, log_file(name))
+
+
 def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
     """Start a service process in its own session (so stopping its group stops it all)."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -100,18 +121,32 @@ def stop_group(pid: int, timeout: float = 10) -> None:
             return
 
 
-def http_ok(url: str) -> bool:
-    """Whether `url` answers 200 (a health endpoint)."""
+def http_ok(url: str, contains: str = "") -> bool:
+    """Whether `url` answers 200 (a health endpoint), with `contains` in its body."""
     import urllib.request
 
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
+            return response.status == 200 and contains in response.read().decode(errors="replace")
     except OSError:
         return False
 
 
-def await_health(check, timeout: float, what: str, log: Path) -> None:
-    if not wait_for(check, timeout, 0.2):
-        tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-        raise ServiceError(f"{what} did not become healthy within {timeout:.0f} s; log:\n{tail}")
+def await_health(check, timeout: float, what: str, log: Path, pid: int | None = None) -> None:
+    """Wait for `check`; give up at once when the process `pid` has exited (its log says why)."""
+    healthy = False
+
+    def settled() -> bool:
+        nonlocal healthy
+        healthy = check()
+        return healthy or (pid is not None and not alive(pid))
+
+    if not wait_for(settled, timeout, 0.2):
+        raise ServiceError(f"{what} did not become healthy within {timeout:.0f} s; log:\n"
+                           f"{log_tail(log)}")
+    if not healthy:
+        raise ServiceError(f"{what} exited while starting; log:\n{log_tail(log)}")
+
+
+def log_tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-1500:] if log.exists() else ""
