@@ -185,6 +185,12 @@ def test_the_fault_details_point_at_the_faulty_values():
         if "truncated_file" in record.faults:
             assert not body.endswith(b"\n")
             assert len(rows) == record.file_rows
+            last = body.decode("utf-8").rsplit("\n", 1)[1]
+            if record.format == "csv":
+                assert last.count(",") < len(columns) - 1, "a field is missing"
+            else:
+                with pytest.raises(json.JSONDecodeError):
+                    json.loads(last)
 
 
 def test_arrival_faults_arrive_late_or_after_the_next_file():
