@@ -87,6 +87,10 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
+    if args.kind == "sensors":
+        from workbook import sensors
+
+        return sensors.main(args)
     from workbook import datasets
 
     return datasets.main(args)
@@ -182,6 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=2015, help="random seed")
     s.add_argument("--out", default="workspace/data/sales", help="output folder")
     s.add_argument("--clean", action="store_true", help="no injected mess (for benchmarks)")
+    s = kinds.add_parser(
+        "sensors", help="the store sensors' 15-minute files, manifests and answer key",
+        description="Files as the store devices upload them (incoming/store=<id>/device=<id>/"
+        "<YYYY-MM-DD>/<HHMM>.csv|.jsonl, each with a .manifest.json), faults and incidents "
+        "included, and _answer_key.json. Times are UTC. The defaults write the committed "
+        "sample (datasets/sample/sensors).")
+    s.add_argument("--start", default="2015-06-01T12:00",
+                   help="first window, UTC, on a 15-minute boundary (default: %(default)s)")
+    span = s.add_mutually_exclusive_group()
+    span.add_argument("--hours", type=int, default=6, help="hours to cover (default: %(default)s)")
+    span.add_argument("--days", type=int, help="days to cover, instead of --hours")
+    s.add_argument("--stores", type=int, default=2, help="the first N of the 6 stores "
+                   "(default: %(default)s)")
+    s.add_argument("--fridges", type=int, default=2,
+                   help="fridges per store (default: %(default)s)")
+    s.add_argument("--freezers", type=int, default=1,
+                   help="freezers per store (default: %(default)s); each store also has one "
+                   "footfall counter and one power meter")
+    s.add_argument("--seed", type=int, default=2041, help="random seed (default: %(default)s)")
+    s.add_argument("--out", default="workspace/data/sensors", help="output folder "
+                   "(default: %(default)s)")
     p.set_defaults(func=_datasets)
     return parser
 

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from workbook import paths
-from workbook.retail import PAYMENT_TYPES, PRODUCTS, STORES
+from workbook.generators import seeded_rng, write_atomic
+from workbook.retail import CLOSES_AT, OPENS_AT, PAYMENT_TYPES, PRODUCTS, STORES
 
 COLUMNS = (
     "order_id", "timestamp", "store", "product", "category",
@@ -39,13 +40,13 @@ def sales_filename(day: dt.date) -> str:
 
 
 def day_rng(seed: int, day: dt.date) -> np.random.Generator:
-    return np.random.default_rng([seed, day.toordinal()])
+    return seeded_rng(seed, day.toordinal())
 
 
 def clean_day(day: dt.date, rows: int, rng: np.random.Generator) -> pd.DataFrame:
     """One day's order lines as the point-of-sale system recorded them (no mess yet)."""
     product = rng.integers(0, len(PRODUCTS), rows)
-    seconds = np.sort(rng.integers(8 * 3600, 21 * 3600, rows))
+    seconds = np.sort(rng.integers(OPENS_AT * 3600, CLOSES_AT * 3600, rows))
     quantity = rng.integers(1, 6, rows)
     discount = rng.choice([0.0, 0.0, 0.0, 0.05, 0.1, 0.15, 0.2], rows)
     start = pd.Timestamp(day)
@@ -125,9 +126,7 @@ def generate_sales(
     written = []
     for day in dates:
         path = out / sales_filename(day)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(generate_day(day, rows_per_day, seed, mess), encoding="utf-8")
-        tmp.replace(path)  # a reader never sees a half-written file
+        write_atomic(path, generate_day(day, rows_per_day, seed, mess))
         written.append(path)
     return written
 

@@ -20,6 +20,7 @@ WORKSPACE = ROOT / "workspace"
 RUNS = ROOT / "runs"
 DATASETS = ROOT / "datasets"
 SALES_SAMPLE = DATASETS / "sample" / "sales"
+SENSORS_SAMPLE = DATASETS / "sample" / "sensors"
 
 BASE_ENV = "base"
 KERNEL_PREFIX = "workbook-"

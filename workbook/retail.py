@@ -56,3 +56,10 @@ PAYMENT_TYPES = ("card", "cash", "gift_card", "mobile")
 # RUN_HOUR local time (the DAGs' "0 9 * * *"); a day's run has that day as its logical date.
 TIMEZONE = "America/Los_Angeles"
 RUN_HOUR = 9
+# Every store opens at OPENS_AT and closes at CLOSES_AT, in its own city's local time.
+OPENS_AT, CLOSES_AT = 8, 21
+CITY_TIMEZONES = {
+    "Seattle": "America/Los_Angeles", "Portland": "America/Los_Angeles",
+    "San Francisco": "America/Los_Angeles", "Denver": "America/Denver",
+    "Chicago": "America/Chicago",
+}
