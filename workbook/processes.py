@@ -4,7 +4,9 @@ measure a tree's memory, to stop a whole tree, and to prove nothing was left run
 
 import contextlib
 import os
+import re
 import signal
+import subprocess
 from pathlib import Path
 
 from workbook.waiting import wait_for
@@ -71,3 +73,12 @@ def stop_tree(*roots: int, timeout: float = 20) -> list[int]:
                 os.kill(process, signal.SIGKILL)
         wait_for(lambda: not any(running(p) for p in tree), 5, 0.1)
     return sorted(p for p in tree if running(p))
+
+
+def listening(pids: set[int]) -> list[str]:
+    """The local addresses (`host:port`) where any of `pids` listens for TCP, read with `ss`:
+    how a test proves that a server binds loopback only."""
+    lines = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    return [line.split()[3] for line in lines
+            if {int(pid) for pid in re.findall(r"pid=(\d+)", line)} & pids]

@@ -1,4 +1,5 @@
-"""Local services with real protocols: PostgreSQL, an Open-Meteo-style weather API, an SMTP sink.
+"""Local services with real protocols: PostgreSQL, an Open-Meteo-style weather API, an SMTP sink,
+the Prefect API.
 
 `start(name)` returns the running service's Endpoint (starting it if needed), `stop(name)`
 stops it, `running(name)` does both around a `with` block; `workbook services up|down|status`
@@ -13,11 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbook import paths
-from workbook.services import base, postgres
+from workbook.services import base, postgres, prefect
 from workbook.services.base import STATE_VARIABLE, Endpoint, ServiceError
 
 __all__ = ["STATE_VARIABLE", "Endpoint", "ServiceError", "running", "start", "status", "stop"]
-NAMES = ("postgres", "weather", "smtp")
+NAMES = ("postgres", "weather", "smtp", "prefect")
 MAILDIR = "mail"  # the SMTP sink's folder, in its state folder
 # The learner's services folder, as the grader's checker sees it (it reads the mail they sent).
 LEARNER_SERVICES_VARIABLE = "WORKBOOK_LEARNER_SERVICES_DIR"
@@ -60,8 +61,13 @@ def _smtp_ok(endpoint: Endpoint) -> bool:
         return False
 
 
-STARTERS = {"postgres": postgres.start, "weather": _start_weather, "smtp": _start_smtp}
-HEALTH = {"postgres": postgres.healthy, "weather": _http_ok, "smtp": _smtp_ok}
+STARTERS = {"postgres": postgres.start, "weather": _start_weather, "smtp": _start_smtp,
+            "prefect": prefect.start}
+HEALTH = {"postgres": postgres.healthy, "weather": _http_ok, "smtp": _smtp_ok,
+          "prefect": prefect.healthy}
+# Those that stop otherwise than by their process group, and those slower to start than most.
+STOPPERS = {"postgres": postgres.stop, "prefect": lambda endpoint: base.stop_tree(endpoint.pid)}
+START_TIMEOUTS = {"prefect": prefect.START_TIMEOUT_S}
 
 
 def _check_name(name: str) -> None:
@@ -87,7 +93,8 @@ def start(name: str) -> Endpoint:
     endpoint = STARTERS[name]()
     base.save(endpoint)
     try:
-        base.await_health(lambda: HEALTH[name](endpoint), base.START_TIMEOUT_S, name, _log(name))
+        base.await_health(lambda: HEALTH[name](endpoint),
+                          START_TIMEOUTS.get(name, base.START_TIMEOUT_S), name, _log(name))
     except ServiceError:
         stop(name)
         raise
@@ -100,10 +107,7 @@ def stop(name: str) -> bool:
     endpoint = base.load(name)
     if endpoint is None:
         return False
-    if name == "postgres":
-        postgres.stop(endpoint)
-    else:
-        base.stop_group(endpoint.pid)
+    STOPPERS.get(name, lambda found: base.stop_group(found.pid))(endpoint)
     base.forget(name)
     return True
 

@@ -3,6 +3,7 @@ check with a deadline, and a clean stop of its whole process group."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -81,12 +82,26 @@ def alive(pid: int) -> bool:
     return True
 
 
-def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
-    """Start a service process in its own session (so stopping its group stops it all)."""
+def log_file(name: str) -> Path:
+    return STATE_DIR / f"{name}.log"
+
+
+def state_folder(name: str, fresh: bool = False) -> Path:
+    """A service's own folder under the state folder (emptied first when `fresh`)."""
+    folder = STATE_DIR / name
+    if fresh:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a service process in its own session (so stopping its group stops it all), with
+    `env` as its whole environment (default: this process's)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
 
 
 def stop_group(pid: int, timeout: float = 10) -> None:
@@ -98,6 +113,17 @@ def stop_group(pid: int, timeout: float = 10) -> None:
             return
         if wait_for(lambda: not alive(pid), wait, 0.1):
             return
+
+
+def stop_tree(pid: int) -> None:
+    """Stop `pid` with its group and every descendant, whatever session they moved to (a server
+    that starts workers of its own); a ServiceError names any that survived."""
+    from workbook import processes
+
+    left = processes.stop_tree(pid)
+    alive(pid)  # reaps it when it is our child
+    if left:
+        raise ServiceError(f"processes {left} of service process {pid} survived SIGKILL")
 
 
 def http_ok(url: str) -> bool:
