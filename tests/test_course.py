@@ -69,3 +69,13 @@ def test_checkpoint_refuses_a_notebook_that_is_no_lesson(tmp_path, capsys):
 
 def test_every_track_has_an_environment_and_every_environment_a_track():
     assert {track.env for track in course.TRACKS} == set(paths.level_envs())
+
+
+def test_every_declared_orchestrator_has_its_integrity_suite():
+    """A track declares its orchestrator only with the adapter that checks its files: the
+    integrity suite then runs on every file its lessons write, none is passed over."""
+    from workbook import integrity
+
+    declared = {track.orchestrator.name for track in course.TRACKS if track.orchestrator}
+    assert declared
+    assert declared <= set(integrity.SUITES) & set(integrity.ENVIRONS)

@@ -58,6 +58,11 @@ TRACKS = (
     Track("02_intermediate", "", "airflow", (
         "01_airflow_concepts", "02_sources", "03_the_dag", "04_reliability",
         "05_dynamic_mapping", "06_debugging"), AIRFLOW),
+    # Environment and kernel first; its lessons come with their notebooks. No orchestrator yet:
+    # an orchestrator is declared with its integrity-suite adapter (workbook/integrity.py), as
+    # PREFECT = Orchestrator("prefect", {"flows": ""}) will be: flows and prefect.yaml written
+    # to <workspace>/flows/ (tests check that each declared orchestrator has its adapter).
+    Track("03_advanced", "prefect", "prefect", ()),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order
 

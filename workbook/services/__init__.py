@@ -1,5 +1,6 @@
 """Local services with real protocols: PostgreSQL, an Open-Meteo-style weather API, an SMTP sink,
-S3 with event notifications to SQS, a Prometheus pushgateway and a Prometheus server.
+S3 with event notifications to SQS, a Prometheus pushgateway and a Prometheus server, the Prefect
+API.
 
 `start(name)` returns the running service's Endpoint (starting it if needed), `stop(name)`
 stops it, `running(name)` does both around a `with` block; `workbook services up|down|status`
@@ -13,11 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from workbook.services import base, metrics, postgres, s3
+from workbook import paths
+from workbook.services import base, metrics, postgres, prefect, s3
 from workbook.services.base import STATE_VARIABLE, Endpoint, ServiceError
 
 __all__ = ["STATE_VARIABLE", "Endpoint", "ServiceError", "running", "start", "status", "stop"]
-NAMES = ("postgres", "weather", "smtp", "s3", "pushgateway", "prometheus")
+NAMES = ("postgres", "weather", "smtp", "s3", "pushgateway", "prometheus", "prefect")
 MAILDIR = "mail"  # the SMTP sink's folder, in its state folder
 # The learner's services folder, as the grader's checker sees it (it reads the mail they sent).
 LEARNER_SERVICES_VARIABLE = "WORKBOOK_LEARNER_SERVICES_DIR"
@@ -61,9 +63,13 @@ def _start_prometheus() -> Endpoint:
 
 STARTERS = {"postgres": postgres.start, "weather": _start_weather, "smtp": _start_smtp,
             "s3": s3.start, "pushgateway": metrics.start_pushgateway,
-            "prometheus": _start_prometheus}
+            "prometheus": _start_prometheus, "prefect": prefect.start}
 HEALTH = {"postgres": postgres.healthy, "weather": _http_ok, "smtp": _smtp_ok, "s3": s3.healthy,
-          "pushgateway": metrics.healthy, "prometheus": metrics.healthy}
+          "pushgateway": metrics.healthy, "prometheus": metrics.healthy,
+          "prefect": prefect.healthy}
+# Those that stop otherwise than by their process group, and those slower to start than most.
+STOPPERS = {"postgres": postgres.stop, "prefect": lambda endpoint: base.stop_tree(endpoint.pid)}
+START_TIMEOUTS = {"prefect": prefect.START_TIMEOUT_S}
 
 
 def _check_name(name: str) -> None:
@@ -89,7 +95,8 @@ def start(name: str) -> Endpoint:
     endpoint = STARTERS[name]()
     base.save(endpoint)
     try:
-        base.await_health(lambda: HEALTH[name](endpoint), base.START_TIMEOUT_S, name,
+        base.await_health(lambda: HEALTH[name](endpoint),
+                          START_TIMEOUTS.get(name, base.START_TIMEOUT_S), name,
                           base.log_file(name), endpoint.pid)
     except ServiceError:
         stop(name)
@@ -103,10 +110,7 @@ def stop(name: str) -> bool:
     endpoint = base.load(name)
     if endpoint is None:
         return False
-    if name == "postgres":
-        postgres.stop(endpoint)
-    else:
-        base.stop_group(endpoint.pid)
+    STOPPERS.get(name, lambda found: base.stop_group(found.pid))(endpoint)
     base.forget(name)
     return True
 

@@ -102,12 +102,13 @@ def spawn_module(name: str, module: str, port: int, *args: str) -> subprocess.Po
     return spawn(cmd, log_file(name))
 
 
-def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
-    """Start a service process in its own session (so stopping its group stops it all)."""
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a service process in its own session (so stopping its group stops it all), with
+    `env` as its whole environment (default: this process's)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
 
 
 def stop_group(pid: int, timeout: float = 10) -> None:
@@ -119,6 +120,17 @@ def stop_group(pid: int, timeout: float = 10) -> None:
             return
         if wait_for(lambda: not alive(pid), wait, 0.1):
             return
+
+
+def stop_tree(pid: int) -> None:
+    """Stop `pid` with its group and every descendant, whatever session they moved to (a server
+    that starts workers of its own); a ServiceError names any that survived."""
+    from workbook import processes
+
+    left = processes.stop_tree(pid)
+    alive(pid)  # reaps it when it is our child
+    if left:
+        raise ServiceError(f"processes {left} of service process {pid} survived SIGKILL")
 
 
 def http_ok(url: str, contains: str = "") -> bool:

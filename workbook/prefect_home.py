@@ -1,0 +1,66 @@
+"""Prefect's settings for the advanced level's Prefect track: its home inside the project,
+analytics off, a server start-up timeout a 2-core laptop meets, and the project's one Prefect
+server (the `prefect` service) as the API of every kernel and CLI call.
+
+Without an API URL each Prefect process starts a temporary server of its own (about 13 s here,
+and more than Prefect's default 20 s limit on a loaded machine); with PREFECT_API_URL they all
+share one. Prefect reads its settings when first imported, so `activate()` must run before any
+`import prefect` in a notebook (the lessons' setup cell calls it first).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from workbook import lesson, paths
+
+ENV = "prefect"
+# Seconds a server may take to answer. Measured here: 20 s warm and 40 s cold with the machine
+# loaded (load 6 on 2 cores); Prefect's default (20 s) fails there.
+STARTUP_TIMEOUT_S = 120
+
+
+def default_home() -> Path:
+    """PREFECT_HOME: in the services' state folder, beside the server that writes its database
+    there; a test session or a grading run, which keep their own services, keep their own."""
+    from workbook.services import base
+
+    return base.STATE_DIR / "prefect"
+
+
+def environ(home: Path | None = None, api_url: str = "") -> dict[str, str]:
+    """The variables Prefect reads at import time; with `api_url`, the server it talks to."""
+    variables = {
+        "PREFECT_HOME": str(home or default_home()),  # database, profiles, results: not ~/.prefect
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # the server's usage report (offline: errors)
+        "DO_NOT_TRACK": "1",  # the SDK's own usage events (prefect._internal.analytics)
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(STARTUP_TIMEOUT_S),
+    }
+    if api_url:
+        variables["PREFECT_API_URL"] = api_url
+    return variables
+
+
+def prefect_cli() -> Path:
+    """The prefect command of this interpreter's environment (inside the prefect kernel), else
+    of the prefect environment found by name (see `paths.env_python`)."""
+    here = Path(sys.executable).with_name("prefect")
+    return here if here.exists() else paths.env_python(ENV).with_name("prefect")
+
+
+def activate(api_url: str | None = None) -> dict[str, str]:
+    """Point this process's Prefect at `api_url` (a notebook parameter: Prefect Cloud, another
+    server) or, when None, at the project's server, started if needed.
+
+    In the grader's checker, which judges files and data and runs no flow, it does nothing."""
+    if lesson.checking():
+        return {}
+    if api_url:
+        variables = environ(api_url=api_url)
+    else:
+        from workbook import services
+        from workbook.services import prefect as prefect_service
+
+        variables = prefect_service.client_environ(services.start(prefect_service.NAME))
+    os.environ.update(variables)
+    return variables

@@ -1,0 +1,43 @@
+"""The Prefect API: one `prefect server start` on 127.0.0.1 that every kernel, flow and CLI call
+of the project shares through PREFECT_API_URL, instead of the temporary server each Prefect
+process would otherwise start for itself. Run by the prefect environment's own CLI, with the
+project's Prefect settings (workbook.prefect_home); its database is in PREFECT_HOME."""
+
+import os
+from pathlib import Path
+
+from workbook import prefect_home
+from workbook.services import base
+from workbook.services.base import Endpoint, ServiceError
+
+NAME = "prefect"
+START_TIMEOUT_S = prefect_home.STARTUP_TIMEOUT_S
+MISSING = ("the prefect environment is missing ({cli} not found): run `make setup`, or with "
+           "conda create environments/prefect/environment.yml and register its kernel")
+
+
+def server_environ(home: Path) -> dict[str, str]:
+    """The server's variables: the project's Prefect settings, and no API URL of its own (an
+    exported PREFECT_API_URL names a server to talk to, not the one to be)."""
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    return {**env, **prefect_home.environ(home)}
+
+
+def start() -> Endpoint:
+    cli = prefect_home.prefect_cli()
+    if not cli.exists():
+        raise ServiceError(MISSING.format(cli=cli))
+    port, home = base.free_port(), base.state_folder(NAME)
+    proc = base.spawn([str(cli), "server", "start", "--host", "127.0.0.1", "--port", str(port),
+                       "--analytics-off"], base.log_file(NAME), env=server_environ(home))
+    root = f"http://127.0.0.1:{port}"
+    return Endpoint(NAME, f"{root}/api", port, proc.pid, {"home": str(home), "ui": root})
+
+
+def healthy(endpoint: Endpoint) -> bool:
+    return base.http_ok(f"{endpoint.url}/health")
+
+
+def client_environ(endpoint: Endpoint) -> dict[str, str]:
+    """What a kernel, a flow or the `prefect` CLI needs to use this server (export it)."""
+    return prefect_home.environ(Path(endpoint.data["home"]), endpoint.url)
