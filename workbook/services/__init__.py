@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from workbook import paths
 from workbook.services import base, metrics, postgres, prefect, s3
 from workbook.services.base import STATE_VARIABLE, Endpoint, ServiceError
 
