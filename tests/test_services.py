@@ -7,6 +7,7 @@ import io
 import json
 import smtplib
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from importlib import resources
@@ -175,6 +176,30 @@ def test_stale_state_is_cleaned_up():
     base.save(base.Endpoint("weather", "http://127.0.0.1:9", 9, 999_999))
     assert services.status("weather") is None
     assert not base.state_file("weather").exists()
+
+
+def test_a_service_still_starting_is_waited_for_not_stopped(monkeypatch):
+    """Another process asking while a slow service (Prefect: up to a minute) starts gets it
+    once it is healthy, instead of taking it for dead and stopping it under its starter."""
+    ready = threading.Event()
+    healthy = services.HEALTH["weather"]
+    monkeypatch.setitem(services.HEALTH, "weather", lambda e: ready.is_set() and healthy(e))
+    got = {}
+    starter = threading.Thread(target=lambda: got.update(started=services.start("weather")))
+    asker = threading.Thread(target=lambda: got.update(asked=services.status("weather")))
+    starter.start()
+    try:
+        assert wait_for(lambda: base.load("weather") is not None, 30)  # spawned, not healthy
+        asker.start()
+        asker.join(2)  # time for a wrong answer: "not running", and the starter's server stopped
+        ready.set()
+        starter.join(60)
+        asker.join(60)
+        assert got.get("started") and got.get("asked") == got["started"], got
+        assert base.alive(got["started"].pid)
+    finally:
+        ready.set()
+        services.stop("weather")
 
 
 def test_missing_postgres_binaries_name_the_ways_to_get_them(monkeypatch):

@@ -77,35 +77,48 @@ def _check_name(name: str) -> None:
 
 
 def status(name: str) -> Endpoint | None:
-    """The running service, or None (a stale state file is removed)."""
+    """The running service, or None (a stale state file is removed); waits while another
+    process is starting or stopping it."""
     _check_name(name)
+    with base.exclusive(name):
+        return _status(name)
+
+
+def _status(name: str) -> Endpoint | None:
     endpoint = base.load(name)
     if endpoint and base.alive(endpoint.pid) and HEALTH[name](endpoint):
         return endpoint
     if endpoint:
-        stop(name)
+        _stop(name)
     return None
 
 
 def start(name: str) -> Endpoint:
     """The running service, started first if needed (health-checked before it is returned)."""
-    if endpoint := status(name):
+    _check_name(name)
+    with base.exclusive(name):
+        if endpoint := _status(name):
+            return endpoint
+        endpoint = STARTERS[name]()
+        base.save(endpoint)
+        try:
+            base.await_health(lambda: HEALTH[name](endpoint),
+                              START_TIMEOUTS.get(name, base.START_TIMEOUT_S), name,
+                              base.log_file(name), endpoint.pid)
+        except ServiceError:
+            _stop(name)
+            raise
         return endpoint
-    endpoint = STARTERS[name]()
-    base.save(endpoint)
-    try:
-        base.await_health(lambda: HEALTH[name](endpoint),
-                          START_TIMEOUTS.get(name, base.START_TIMEOUT_S), name,
-                          base.log_file(name), endpoint.pid)
-    except ServiceError:
-        stop(name)
-        raise
-    return endpoint
 
 
 def stop(name: str) -> bool:
     """Stop the service if it runs; True if something was stopped."""
     _check_name(name)
+    with base.exclusive(name):
+        return _stop(name)
+
+
+def _stop(name: str) -> bool:
     endpoint = base.load(name)
     if endpoint is None:
         return False

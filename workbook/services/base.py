@@ -1,12 +1,15 @@
 """What every local service shares: a free port, a state file with its endpoint, a health
 check with a deadline, and a clean stop of its whole process group."""
 
+import fcntl
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -60,6 +63,17 @@ def save(endpoint: Endpoint) -> None:
 def load(name: str) -> Endpoint | None:
     path = state_file(name)
     return Endpoint(**json.loads(path.read_text())) if path.exists() else None
+
+
+@contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Held while a service is checked, started or stopped: a second process (another notebook,
+    the shell) waits for a slow start (Prefect's takes up to a minute here) instead of taking
+    the server that is starting for a dead one and stopping it."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(STATE_DIR / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def forget(name: str) -> None:
