@@ -71,3 +71,21 @@ def stop_tree(*roots: int, timeout: float = 20) -> list[int]:
                 os.kill(process, signal.SIGKILL)
         wait_for(lambda: not any(running(p) for p in tree), 5, 0.1)
     return sorted(p for p in tree if running(p))
+
+
+def tcp_listeners(pid: int) -> list[int]:
+    """The TCP ports a process listens on (IPv4 and IPv6): how a test proves that a kernel
+    talks over IPC only, with no port another user of the machine could reach."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = str(fd.readlink())
+            if target.startswith("socket:["):
+                sockets.add(target[len("socket:["):-1])
+    ports = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in sockets:  # 0A: LISTEN
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
