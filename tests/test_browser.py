@@ -248,8 +248,8 @@ def test_the_launcher_offers_the_course_kernels_only(lab_server: Lab) -> None:
 @pytest.mark.slow
 def test_lab_starts_kernels_over_ipc(lab_server: Lab) -> None:
     """A kernel started as the launcher starts one talks over IPC: its sockets beside its
-    connection file in the project's runtime folder, no TCP port, no "Kernel is running over
-    TCP without encryption" in `make lab`'s terminal."""
+    connection file in the project's runtime folder, no TCP port for Jupyter's channels, no
+    "Kernel is running over TCP without encryption" in `make lab`'s terminal."""
     kernel = lab_server.api("POST", "/api/kernels", {"name": KERNEL})
     runtime = Path(paths.jupyter_environ()["JUPYTER_RUNTIME_DIR"])
     connection_file = runtime / f"kernel-{kernel['id']}.json"

@@ -35,8 +35,9 @@ def test_load_lesson_with_other_date_and_seed(tmp_path):
 
 
 def test_run_starts_the_kernel_over_ipc_quietly(tmp_path):
-    """No "Kernel is running over TCP without encryption" on every run, and no port another
-    user of a workshop machine could reach; the sockets stay out of the notebook's folder."""
+    """No "Kernel is running over TCP without encryption" on every run, and no TCP port for
+    Jupyter's channels (another user of a workshop machine could reach one); the sockets stay
+    out of the notebook's folder."""
     notebook = tmp_path / "transport.ipynb"
     probe = nbformat.v4.new_code_cell(kernel_probe.TRANSPORT_AND_PORTS)
     nb = nbformat.v4.new_notebook(cells=[probe], metadata={
