@@ -6,6 +6,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,30 @@ def test_a_taskflow_dag_runs_with_dag_test(home):
                              str(home / "home")], capture_output=True, text=True, timeout=300)
     assert "TOTAL 6" in result.stdout, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"state": "success"}
+    # Airflow logs warnings as "[warning ] ... [py.warnings]": the harmless ones stay quiet
+    # after Airflow has imported and configured itself.
+    assert "[py.warnings]" not in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_only_the_harmless_warnings_are_quiet():
+    """Matched by their message: the same library's other warnings still show."""
+    shown = {
+        "Using `requests` with `starlette.testclient` is deprecated": DeprecationWarning,
+        "Multiple rows returned with uselist=False for lazily-loaded attribute "
+        "'DagRun.dag_model'": RuntimeWarning,
+    }
+    quiet = {
+        "Using `httpx` with `starlette.testclient` is deprecated; install `httpx2` instead.":
+            DeprecationWarning,
+        "Multiple rows returned with uselist=False for lazily-loaded attribute "
+        "'DagRun.serialized_dag' ": RuntimeWarning,
+    }
+    with warnings.catch_warnings(record=True) as caught:  # restores the filters after
+        warnings.simplefilter("always")
+        airflow_home.quiet_harmless_warnings()
+        for message, category in {**quiet, **shown}.items():
+            warnings.warn(message, category, stacklevel=1)
+    assert [str(w.message) for w in caught] == list(shown)
 
 
 def test_home_defaults_to_the_workspace_beside_the_dags(tmp_path):

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import kernel_probe
 import pytest
+from jupyter_client import BlockingKernelClient
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from workbook import lab, paths
@@ -52,10 +54,11 @@ class Lab:
     token: str
     log: Path
 
-    def api(self, method: str, path: str) -> Any:
+    def api(self, method: str, path: str, body: dict | None = None) -> Any:
         """Call the server's REST API with the token; parsed JSON, or None for an empty reply."""
         request = urllib.request.Request(
-            self.url + path, method=method, headers={"Authorization": f"token {self.token}"})
+            self.url + path, method=method, headers={"Authorization": f"token {self.token}"},
+            data=None if body is None else json.dumps(body).encode())
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -240,3 +243,29 @@ def test_the_launcher_offers_the_course_kernels_only(lab_server: Lab) -> None:
         finally:
             browser.close()
     assert shown == names
+
+
+@pytest.mark.slow
+def test_lab_starts_kernels_over_ipc(lab_server: Lab) -> None:
+    """A kernel started as the launcher starts one talks over IPC: its sockets beside its
+    connection file in the project's runtime folder, no TCP port for Jupyter's channels, no
+    "Kernel is running over TCP without encryption" in `make lab`'s terminal."""
+    kernel = lab_server.api("POST", "/api/kernels", {"name": KERNEL})
+    runtime = Path(paths.jupyter_environ()["JUPYTER_RUNTIME_DIR"])
+    connection_file = runtime / f"kernel-{kernel['id']}.json"
+    client = BlockingKernelClient(connection_file=str(connection_file))
+    try:
+        client.load_connection_file()
+        client.start_channels(hb=False)  # no heartbeat: a kernel still starting reads as dead
+        client.wait_for_ready(timeout=KERNEL_TIMEOUT_S)  # it answers: its sockets are bound
+        info = json.loads(connection_file.read_text())
+        assert (info["transport"], Path(info["ip"]).parent) == ("ipc", runtime)
+        printed: list[str] = []
+        client.execute_interactive(kernel_probe.TRANSPORT_AND_PORTS, timeout=KERNEL_TIMEOUT_S,
+                                   output_hook=lambda msg: printed.append(
+                                       msg["content"].get("text", "")))
+        assert "".join(printed) == kernel_probe.EXPECTED
+        assert "without encryption" not in lab_server.log_tail()
+    finally:
+        client.stop_channels()
+        lab_server.api("DELETE", f"/api/kernels/{kernel['id']}")

@@ -1,6 +1,7 @@
 """Solution notebooks pass nbval (strict) in their own kernels; student notebooks stop at their
 first exercise with NotImplementedError and nothing else."""
 
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,10 @@ from workbook import course, paths
 # declaration lists exactly the notebooks in solutions/ (tests/test_course.py).
 TRACKS = [track.folder for track in course.TRACKS if track.lessons]
 STUDENT = [lesson.path(paths.NOTEBOOKS) for lesson in course.lessons()]
+SOLVED = [lesson.path(paths.SOLUTIONS) for lesson in course.lessons()]
+# A Python warning as `warnings` prints it ("...: UserWarning: ...") or as Airflow logs it
+# ("[warning ] ... [py.warnings] category=SAWarning ...").
+WARNING = re.compile(r"\[py\.warnings\]|\b\w+Warning\b")
 
 
 def sanitize_file(tmp_path) -> str:
@@ -38,6 +43,21 @@ def test_solutions_pass_nbval_strict(track, tmp_path):
         capture_output=True, text=True, cwd=paths.ROOT,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def warning_lines(nb) -> list[str]:
+    """Every line of the notebook's printed outputs (stdout and stderr) that reports a warning."""
+    return [line for cell in nb.cells for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream"
+            for line in out.get("text", "").splitlines() if WARNING.search(line)]
+
+
+@pytest.mark.parametrize("notebook", SOLVED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_solution_outputs_show_no_warnings(notebook):
+    """The committed outputs are what an instructor teaches from and a learner compares with:
+    no library noise in them. nbval cannot see it (orchestrator cells ignore their output), so
+    a new warning fails here, once the notebook is re-executed and committed."""
+    assert warning_lines(nbformat.read(notebook, as_version=4)) == []
 
 
 def first_exercise(nb) -> int:

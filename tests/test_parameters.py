@@ -4,11 +4,14 @@ computed here independently (csv module, no pandas, no workbook.sales)."""
 import csv
 import subprocess
 import sys
+from pathlib import Path
 
+import kernel_probe
+import nbformat
 import pytest
 from oracles import independent_totals
 
-from workbook import paths
+from workbook import kernel_ipc, paths
 
 PARAMS = {"run_date": "2015-06-09", "seed": 7, "rows_per_day": 300, "days": 10}
 
@@ -29,6 +32,35 @@ def test_load_lesson_with_other_date_and_seed(tmp_path):
     assert got.keys() == expected.keys()
     for category, value in expected.items():
         assert got[category] == pytest.approx(value, abs=0.005), category
+
+
+def test_run_starts_the_kernel_over_ipc_quietly(tmp_path):
+    """No "Kernel is running over TCP without encryption" on every run, and no TCP port for
+    Jupyter's channels (another user of a workshop machine could reach one); the sockets stay
+    out of the notebook's folder."""
+    notebook = tmp_path / "transport.ipynb"
+    probe = nbformat.v4.new_code_cell(kernel_probe.TRANSPORT_AND_PORTS)
+    nb = nbformat.v4.new_notebook(cells=[probe], metadata={
+        "kernelspec": {"name": "workbook-beginner", "display_name": "beginner",
+                       "language": "python"},
+        "language_info": {"name": "python"}})
+    nbformat.write(nb, notebook)
+    out = tmp_path / "out" / "ran.ipynb"
+    result = subprocess.run(
+        [sys.executable, "-m", "workbook", "run", str(notebook), "--output", str(out)],
+        cwd=paths.ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "without encryption" not in result.stderr, result.stderr
+    [output] = nbformat.read(out, as_version=4).cells[0].outputs
+    assert output["text"] == kernel_probe.EXPECTED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "transport.ipynb"]
+
+
+def test_a_runtime_folder_too_deep_for_unix_sockets_keeps_tcp():
+    """A socket path longer than sun_path would stop every kernel from starting: keep TCP."""
+    deep = Path("/", "checkout" * 10, "runtime")
+    assert (kernel_ipc.lab_options(deep), kernel_ipc.run_config(deep)) == ([], {})
+    assert kernel_ipc.lab_options(Path("/tmp/runtime")) == ["--KernelManager.transport=ipc"]
 
 
 def test_unknown_parameter_is_refused_with_the_known_ones():

@@ -12,11 +12,34 @@ Airflow reads its configuration when first imported, so `activate()` must run be
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from workbook import lesson, paths
 
 ENV = "airflow"
+
+
+# Warnings Airflow 3.3 gives during `dag.test()` that a learner can neither act on nor learn
+# from, matched by message (so no starlette or sqlalchemy import): every other warning shows.
+HARMLESS_WARNINGS = (
+    # dag.test() runs tasks against Airflow's execution API in-process, through fastapi's
+    # TestClient, which uses httpx; Starlette now prefers httpx2. Airflow's dependency to
+    # change, not the learner's code.
+    r"Using `httpx` with `starlette\.testclient` is deprecated",
+    # dag.test() deletes an earlier run of the same logical date. Loading that run's serialized
+    # DAG joins on dag_id alone, so a DAG whose file a lesson rewrote (one row per version)
+    # matches several rows; SQLAlchemy keeps the first, and the run is deleted anyway.
+    r"Multiple rows returned with uselist=False for lazily-loaded attribute "
+    r"'DagRun\.serialized_dag'",
+)
+
+
+def quiet_harmless_warnings() -> None:
+    """Ignore HARMLESS_WARNINGS in this process (Airflow's own warning filters, added when it is
+    imported, match other warnings: they leave these alone)."""
+    for message in HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
 
 
 def default_home(dags: Path) -> Path:
@@ -59,6 +82,7 @@ def activate(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
     if lesson.checking():
         return variables
     os.environ.update(variables)
+    quiet_harmless_warnings()
     dags.mkdir(parents=True, exist_ok=True)
     if str(dags) not in sys.path:  # as Airflow's DAG processor does: DAGs import their helpers
         sys.path.insert(0, str(dags))

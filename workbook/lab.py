@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 
-from workbook import course, paths
+from workbook import course, kernel_ipc, paths
 
 # No news popup (it fetches from the internet) and no update checks: quiet, offline-friendly.
 LOOPBACK = "127.0.0.1"
@@ -33,6 +33,7 @@ def lab_command(port: int = 8888, extra: tuple[str, ...] = (), ip: str = LOOPBAC
         f"--ServerApp.root_dir={paths.ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
         *(f"--KernelSpecManager.allowed_kernelspecs={name}" for name in kernels()),
         f"--MappingKernelManager.default_kernel_name={kernels()[0]}",
+        *kernel_ipc.lab_options(paths.JUPYTER_RUNTIME),
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and CI run as root

@@ -14,6 +14,7 @@ ENVIRONMENTS = ROOT / "environments"
 # Overridable so benchmarks can time a cold set-up without touching the learner's environments.
 VENVS = Path(os.environ.get("WORKBOOK_VENVS", ROOT / ".venvs"))
 STATE = ROOT / ".workbook"
+JUPYTER_RUNTIME = STATE / "jupyter" / "runtime"  # connection files and kernels' IPC sockets
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
 WORKSPACE = ROOT / "workspace"
@@ -108,7 +109,7 @@ def jupyter_environ(base: dict[str, str] | None = None) -> dict[str, str]:
     state = STATE / "jupyter"
     env.update(
         JUPYTER_DATA_DIR=str(state / "data"),
-        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
+        JUPYTER_RUNTIME_DIR=str(JUPYTER_RUNTIME),
         JUPYTER_CONFIG_DIR=str(state / "config"),
         IPYTHONDIR=str(state / "ipython"),
         MPLCONFIGDIR=str(state / "matplotlib"),

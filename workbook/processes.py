@@ -77,7 +77,7 @@ def stop_tree(*roots: int, timeout: float = 20) -> list[int]:
 
 def listening(pids: set[int]) -> list[str]:
     """The local addresses (`host:port`) where any of `pids` listens for TCP, read with `ss`:
-    how a test proves that a server binds loopback only."""
+    how a test proves that a server binds loopback only, or that a kernel uses IPC."""
     lines = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True,
                            check=True).stdout.splitlines()
     return [line.split()[3] for line in lines

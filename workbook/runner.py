@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from workbook import paths
+from workbook import kernel_ipc, paths
 
 
 class RunError(RuntimeError):
@@ -89,12 +89,15 @@ def run_notebook(notebook: Path, params: dict, output: Path,
                  timeout: int = CELL_TIMEOUT_S) -> Path:
     """Execute `notebook` in the kernel its metadata names; raises RunError on a failed cell."""
     import papermill as pm
+    from traitlets.config import Config
 
     output.parent.mkdir(parents=True, exist_ok=True)
+    paths.JUPYTER_RUNTIME.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(
             str(notebook), str(output), parameters=params, cwd=str(notebook.parent),
             execution_timeout=timeout, progress_bar=False, log_output=False,
+            config=Config(kernel_ipc.run_config(paths.JUPYTER_RUNTIME)),
         )
     except pm.PapermillExecutionError as err:
         raise RunError(
