@@ -61,6 +61,11 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def folder(name: str) -> str:
+    """Where a variant's runs go under the output folder: its name without spaces."""
+    return name.replace(" ", "-")
+
+
 def interleaved(commands: dict[str, Callable[[Path], list]], times: int, out: Path
                 ) -> dict[str, Figure]:
     """Each command `times` times, round robin, so a drift in the machine hits all alike.
@@ -71,8 +76,8 @@ def interleaved(commands: dict[str, Callable[[Path], list]], times: int, out: Pa
     runs = {name: [] for name in commands}
     for rep in range(1, times + 1):
         for name, command in commands.items():
-            folder = out / name.replace(" ", "-") / str(rep)
-            run = run_process(command(folder), folder / "output.log")
+            where = out / folder(name) / str(rep)
+            run = run_process(command(where), where / "output.log")
             runs[name].append(run)
             print(f"  {name} #{rep}: {run.seconds:.2f} s, {run.peak_bytes / 1e9:.2f} GB",
                   flush=True)

@@ -69,6 +69,8 @@ def daily_rows(daily: dict[str, Figure]) -> list[list[str]]:
     rows = []
     for name, label, targeted in (("report", "Daily report, 1,000,000 lines", True),
                                   ("full", "Lesson script incl. SQLite load", False)):
+        if name not in daily:  # `--only daily-report` does not run the lesson's script
+            continue
         ours, naive = daily[name], daily[f"naive {name}"]
         rows.append([
             f"{label}: time", secs(ours.seconds),
@@ -202,15 +204,20 @@ GRADING_METHOD = """### Grading
 QUIET_LOAD = 0.5  # a 1-minute load average under this: nothing else was running
 
 
+def load_note(load: str) -> str:
+    """The load average, and what it means for the figures measured under it."""
+    quiet = ("near 0: nothing else was running" if float(load) < QUIET_LOAD
+             else "**the machine was busy with other work: the figures are noisy**")
+    return f"{load} ({quiet})"
+
+
 def machine_line(results: Results) -> str:
     m = results.machine
-    quiet = ("near 0: nothing else was running" if float(m["load"]) < QUIET_LOAD
-             else "**the machine was busy with other work: the figures are noisy**")
     return (f"Measured by `make bench` (`python -m benchmarks`, {results.minutes:.1f} min) on "
             f"{m['date']}: {m['cores']} cores ({m['cpu']}), {m['ram']} RAM, {m['os']}; "
             f"Python {m['python']}, pandas {m['pandas']}, pyarrow {m['pyarrow']} (the beginner "
             f"environment), DuckDB {m['duckdb']} (the airflow environment). 1-minute load "
-            f"average when the bench started: {m['load']} ({quiet}). These are this machine's "
+            f"average when the bench started: {load_note(m['load'])}. These are this machine's "
             "figures: run `make bench` for yours.")
 
 
@@ -226,6 +233,15 @@ def agreement(results: Results) -> str:
     return ("the naive, DuckDB and reference reports agree (same categories in the same order, "
             "identical unit counts, net revenue within $0.05 for the naive one and $0.01 for "
             "DuckDB's) and both full runs load the same rows into SQLite.")
+
+
+def daily_report_only(daily: dict[str, Figure], problems: list[str], load: str) -> str:
+    """What `python -m benchmarks --only daily-report` prints: the report's rows of the summary
+    (beside the naive baseline and DuckDB's aggregate), every run, and the load it ran under."""
+    header = ["metric", "measured", "target", "baseline", "ratio", "status"]
+    parts = [f"1-minute load average when the runs started: {load_note(load)}",
+             table(header, daily_rows(daily) + duckdb_rows(daily)), runs_table(daily)]
+    return "\n\n".join(parts + [f"WARNING: {problem}" for problem in problems])
 
 
 def runs_table(daily: dict[str, Figure]) -> str:

@@ -95,3 +95,24 @@ def test_the_breakdown_is_the_median_of_what_each_grading_recorded(tmp_path):
     assert found["spans"] == {"assemble": (0, 0.1), "learner kernel start": (0.6, 1.6)}
     assert found["busy"] == {"verdicts": 0.2}
     assert round(found["process"], 3) == 0.5 and found["grade"] == 3.5
+
+
+def test_only_the_daily_report_prints_its_rows_beside_both_baselines():
+    daily = {name: figure for name, figure in results().daily.items()
+             if name in bench.REPORT_VARIANTS}
+    text = report.daily_report_only(daily, [], "2.50")
+    assert row(text, "Daily report, 1,000,000 lines: time")[3] == "21.0 s naive"
+    assert row(text, "Daily report against DuckDB's SQL aggregate (the practical limit): time"
+               )[3:] == ["0.90 s DuckDB", "2.0× slower", "**misses** by 33%"]
+    assert "Lesson script" not in text and "the figures are noisy" in text
+
+
+def test_agreement_is_checked_among_the_variants_that_ran(tmp_path):
+    reports = f"1/reports/sales_report_{bench.DAY.isoformat()}.csv"
+    for variant, rows in (("report", ["Toys,3,5,1,10.00"]), ("naive-report", ["Toys,3,5,1,10.00"]),
+                          ("duckdb-report", ["Toys,3,5,1,10.03"])):
+        (tmp_path / variant / reports).parent.mkdir(parents=True)
+        write_report(tmp_path / variant / reports, rows)
+    assert bench.disagreements(tmp_path, {"report", "naive report"}) == []
+    assert bench.disagreements(tmp_path, {"report", "naive report", "duckdb report"}) == [
+        "duckdb-report vs report: Toys net_revenue differs by 0.03"]
