@@ -58,6 +58,7 @@ test: setup lint ## everything CI checks; installs the system packages its tests
 	@$(PYTHON) -m workbook system --install
 	@$(BASE) -m workbook build --check
 	@$(BASE) -m pytest
+	@$(BASE) -m workbook pytest prefect tests/lake
 
 doctor: ## check this machine; one line per check, with the fix
 	@$(PYTHON) -m workbook doctor

@@ -14,6 +14,10 @@ SERVICES_DIR = Path(os.environ.setdefault(
 
 from workbook import lesson, paths, runner, services  # noqa: E402
 
+# The lake pipeline's tests need the prefect environment's packages: `make test` runs them there
+# (`python -m workbook pytest prefect tests/lake`), not in this session.
+collect_ignore = ["lake"]
+
 paths.apply_jupyter_environ()
 BEGINNER = paths.SOLUTIONS / "01_beginner"
 

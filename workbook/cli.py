@@ -96,6 +96,21 @@ def _datasets(args: argparse.Namespace) -> int:
     return datasets.main(args)
 
 
+def _pytest(args: argparse.Namespace) -> int:
+    """pytest in a level's environment: tests of code that needs that environment's packages
+    (tests/lake needs deltalake and pandera, which only the prefect environment has). The
+    interpreter is found as the kernels find theirs (paths.env_python), so the conda route
+    works too. --confcutdir keeps the base session's conftest (base-only imports) out; the
+    base env's pytest-timeout setting is unknown there, hence the warning filter."""
+    import subprocess
+
+    from workbook import paths
+
+    command = [str(paths.env_python(args.env)), "-m", "pytest", "--confcutdir", args.path,
+               "-W", "ignore::pytest.PytestConfigWarning", args.path, *args.pytest_args]
+    return subprocess.call(command, cwd=paths.ROOT)
+
+
 def _grading_limits():
     """The grader's default limits, read without importing its third-party dependencies."""
     from workbook.grading.sandbox import Limits
@@ -176,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", help="default: workspace/02_intermediate")
     p.add_argument("--port", type=int, default=8080, help="default: %(default)s")
     p.set_defaults(func=_airflow_ui)
+
+    p = sub.add_parser("pytest", help="run a test folder in a level's environment: "
+                       "workbook pytest prefect tests/lake [pytest args]")
+    p.add_argument("env", help="the environment, e.g. prefect")
+    p.add_argument("path", help="the test folder, e.g. tests/lake")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    p.set_defaults(func=_pytest)
 
     p = sub.add_parser("datasets", help="generate the course's datasets")
     kinds = p.add_subparsers(dest="kind", required=True)

@@ -1,0 +1,61 @@
+"""Fixtures of the lake pipeline's tests: the real S3 service (moto's server in its own
+process), a fresh bucket per test holding the committed sample's files, uploaded in the order
+they arrive, and the answer key as the oracle. Runs in the prefect environment (deltalake,
+pandera): `python -m workbook pytest prefect tests/lake`; the base session skips this folder."""
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+SERVICES_DIR = Path(os.environ.setdefault(
+    "WORKBOOK_SERVICES_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) /
+                                 f"workbook-test-services-{os.getpid()}")))
+
+from workbook import paths, services  # noqa: E402
+from workbook.lake import Lake  # noqa: E402
+from workbook.sensors import AnswerKey, read_answer_key  # noqa: E402
+
+SAMPLE = paths.ROOT / "datasets" / "sample" / "sensors"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """The s3 service, started for this session and stopped at its end."""
+    started = services.status("s3") is None
+    endpoint = services.start("s3")
+    yield endpoint
+    if started:
+        services.stop("s3")
+        shutil.rmtree(SERVICES_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def answer_key() -> AnswerKey:
+    return read_answer_key(SAMPLE)
+
+
+@pytest.fixture
+def lake(s3_endpoint) -> Lake:
+    """A new, empty bucket on the service: a test's files, table and quarantine are its own."""
+    found = Lake(f"lake-{uuid.uuid4().hex[:12]}", s3_endpoint.url)
+    found.s3.create_bucket(Bucket=found.bucket)
+    return found
+
+
+def upload(lake: Lake, files) -> list[str]:
+    """Put each file, then its manifest (as a device does), in arrival order; the data keys."""
+    for f in sorted(files, key=lambda f: (f.arrives_at, f.key)):
+        lake.s3.put_object(Bucket=lake.bucket, Key=f.key, Body=(SAMPLE / f.key).read_bytes())
+        lake.s3.put_object(Bucket=lake.bucket, Key=f.manifest_key,
+                           Body=(SAMPLE / f.manifest_key).read_bytes())
+    return [f.key for f in files]
+
+
+@pytest.fixture
+def uploaded(lake, answer_key) -> Lake:
+    """The fresh bucket with every sample file in incoming/."""
+    upload(lake, answer_key.files)
+    return lake

@@ -1,0 +1,121 @@
+"""Which files are new (a watermark, an S3 event) and whether each is good, against the answer
+key; schema evolution, compaction and vacuum on the real table."""
+
+import json
+
+import pytest
+from conftest import SAMPLE, upload
+from oracle import assert_exactly_once
+
+from workbook.lake import table
+from workbook.lake.ingest import ingest
+from workbook.lake.keys import EventError, list_new_keys, parse_event
+from workbook.lake.validate import (
+    BAD_MANIFEST,
+    NOT_PARSEABLE,
+    OUT_OF_RANGE,
+    UNSUPPORTED,
+    validate_file,
+)
+from workbook.services.s3 import BUCKET
+from workbook.waiting import wait_for
+
+
+def read(f):
+    return (SAMPLE / f.key).read_bytes(), (SAMPLE / f.manifest_key).read_bytes()
+
+
+def test_every_sample_file_gets_the_answer_keys_disposition_reason_and_rows(answer_key):
+    for f in answer_key.files:
+        checked = validate_file(f.key, *read(f))
+        assert checked.reason == f.reason, (f.key, checked.errors)
+        assert (0 if checked.rows is None else len(checked.rows)) == f.valid_rows, f.key
+
+
+def test_pandera_reports_every_bad_value_not_the_first(answer_key):
+    f = next(f for f in answer_key.files if f.reason == OUT_OF_RANGE
+             and len(f.detail[OUT_OF_RANGE]["rows"]) > 1)
+    checked = validate_file(f.key, *read(f))
+    found = sorted(e["row"] for e in checked.errors if e["reason"] == OUT_OF_RANGE)
+    assert found == f.detail[OUT_OF_RANGE]["rows"]
+
+
+def test_a_bad_manifest_names_its_fields_and_other_formats_are_named(answer_key):
+    f = answer_key.files[0]
+    body, manifest = read(f)
+    broken = json.loads(manifest) | {"rows": -1, "sha256": "nope"}
+    checked = validate_file(f.key, body, json.dumps(broken).encode())
+    assert checked.reason == BAD_MANIFEST
+    assert {e["field"] for e in checked.errors[0]["errors"]} == {"rows", "sha256"}
+    assert validate_file(f.key + ".parquet", body, manifest).reason == UNSUPPORTED
+    garbage = b"\x89PNG\r\n\x1a\n\x00\xff\n"
+    assert validate_file(f.key, garbage, manifest).reasons[-1] == NOT_PARSEABLE
+
+
+def test_new_keys_wait_for_the_manifest_and_follow_the_watermark(lake, answer_key):
+    first, second = answer_key.in_arrival_order()[:3], answer_key.in_arrival_order()[3:5]
+    upload(lake, first)
+    lake.s3.put_object(Bucket=lake.bucket, Key=second[0].key, Body=b"no manifest yet")
+    keys, watermark = list_new_keys(lake.s3, lake.bucket)
+    assert sorted(keys) == sorted(f.key for f in first)  # same second: ordered by key
+    assert list_new_keys(lake.s3, lake.bucket, since=watermark.replace(year=3000))[0] == []
+    upload(lake, second)
+    keys, newer = list_new_keys(lake.s3, lake.bucket, since=watermark)
+    assert {f.key for f in second} <= set(keys) and newer >= watermark
+
+
+def test_an_upload_is_announced_and_its_event_parsed(s3_endpoint, lake):
+    """The service's own bucket notifies its queue; the key comes back URL-decoded."""
+    key = f"incoming/store=1/device=s1-fridge-1/{lake.bucket} x+y.csv"
+    lake.s3.put_object(Bucket=BUCKET, Key=key, Body=b"x\n")
+    sqs = __import__("workbook.services.s3", fromlist=["clients"]).clients(s3_endpoint.url)[1]
+    found = []
+
+    def announced() -> bool:
+        got = sqs.receive_message(QueueUrl=s3_endpoint.data["queue_url"],
+                                  MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in got.get("Messages", []):
+            found.extend(parse_event(message["Body"]))
+        return key in found
+
+    assert wait_for(announced, 30), found
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("not json", "not JSON"), ("[1]", "not an object"), ('{"Foo": 1}', "no 'Records' list"),
+    ('{"Records": [{"s3": {}}]}', "record 0 has no eventName"),
+    ('{"Records": [{"eventName": "ObjectCreated:Put", "s3": {}}]}', "no s3.object.key")])
+def test_a_malformed_event_says_what_is_wrong(body, message):
+    with pytest.raises(EventError, match=message):
+        parse_event(body)
+
+
+def test_s3s_test_event_and_deletions_give_no_keys():
+    assert parse_event('{"Event": "s3:TestEvent", "Bucket": "lake"}') == []
+    assert parse_event({"Records": [{"eventName": "ObjectRemoved:Delete"}]}) == []
+
+
+def test_newer_firmware_adds_its_column_by_schema_evolution(lake, answer_key):
+    good = [f for f in answer_key.in_arrival_order() if f.disposition == "accept"]
+    old = [f for f in good if f.firmware == "1.4.2"][:20]
+    new = [f for f in good if f.firmware == "2.0.0"][:5]
+    ingest(upload(lake, old), lake)
+    before = table.open_table(lake.table_uri(), lake.storage_options)
+    assert "humidity_pct" not in before.schema().to_arrow().names
+    ingest(upload(lake, new), lake)
+    after = table.open_table(lake.table_uri(), lake.storage_options).to_pandas()
+    assert after.loc[after.firmware == "2.0.0", "humidity_pct"].notna().all()
+    assert after.loc[after.firmware == "1.4.2", "humidity_pct"].isna().all()
+    assert_exactly_once(lake, old + new)
+
+
+def test_compaction_and_vacuum_keep_every_row(lake, answer_key):
+    files = [f for f in answer_key.in_arrival_order() if f.disposition == "accept"][:30]
+    for i in range(0, 30, 10):
+        ingest(upload(lake, files[i:i + 10]), lake)
+    uri, options = lake.table_uri(), lake.storage_options
+    before = len(table.open_table(uri, options).file_uris())
+    metrics = table.compact(uri, options)
+    assert metrics["numFilesRemoved"] == before > metrics["numFilesAdded"]
+    assert len(table.vacuum(uri, options, retention_hours=0)) == before
+    assert_exactly_once(lake, files)
