@@ -29,6 +29,9 @@ MODEL_FEATURES = ("temp_z_15", "temp_z_60", "minutes_above_60", "door_open_min_1
                   "power_ratio_60")
 WINDOW = f"{SHORT}min"  # the model's verdict is given per device and 15-minute window
 RANDOM_STATE = 0
+# On generated data (four seeds and store layouts), normal windows scored at most 3.9 to 4.9
+# MADs above the median window, and every incident had a window 7 to 9.4 MADs above it.
+THRESHOLD_MADS = 6
 FEATURES_TABLE = "tables/features"
 
 
@@ -143,13 +146,14 @@ def scorable(features: pd.DataFrame, columns: Iterable[str] = MODEL_FEATURES) ->
 
 
 def threshold_rule(scores: pd.Series) -> float:
-    """Flag a window whose score is far above the usual: more than 6 MADs (robust standard
-    deviations) above the median window score. Isolation-forest scores of normal minutes sit
-    close together; an incident's minutes are isolated in few splits and score far above
-    them. A rule on the spread, not a fixed share of windows, flags nothing on a quiet day."""
+    """Flag a window whose score is far above the usual: more than THRESHOLD_MADS robust
+    standard deviations (MADs) above the median window score. Isolation-forest scores of
+    normal windows sit close together; an incident's minutes are isolated in few splits and
+    score far above them. A rule on the spread, unlike a fixed share of windows, flags nothing
+    on a day without incidents."""
     median = float(scores.median())
     spread = float((scores - median).abs().median()) * MAD_TO_STD
-    return median + 6 * spread
+    return median + THRESHOLD_MADS * spread
 
 
 def train_model(features: pd.DataFrame, random_state: int = RANDOM_STATE) -> AnomalyModel:
