@@ -25,6 +25,8 @@ class Orchestrator:
 
 
 AIRFLOW = Orchestrator("airflow", {"dags": "", "incident": "incident/"})
+# Flow modules and their prefect.yaml, written to <workspace>/flows/ (`%%writefile {flows}/...`).
+PREFECT = Orchestrator("prefect", {"flows": ""})
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,9 @@ TRACKS = (
     Track("02_intermediate", "", "airflow", (
         "01_airflow_concepts", "02_sources", "03_the_dag", "04_reliability",
         "05_dynamic_mapping", "06_debugging"), AIRFLOW),
-    # Environment and kernel first; its lessons come with their notebooks. No orchestrator yet:
-    # an orchestrator is declared with its integrity-suite adapter (workbook/integrity.py), as
-    # PREFECT = Orchestrator("prefect", {"flows": ""}) will be: flows and prefect.yaml written
-    # to <workspace>/flows/ (tests check that each declared orchestrator has its adapter).
-    Track("03_advanced", "prefect", "prefect", ()),
+    # Environment, kernel and the integrity suite's Prefect adapter first; its lessons come with
+    # their notebooks (until then the suite has no file of theirs to judge, and says so).
+    Track("03_advanced", "prefect", "prefect", (), PREFECT),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order
 

@@ -1,14 +1,25 @@
 """The integrity suite: what every orchestrator file the solutions write must satisfy, as
 Astronomer's projects test their DAGs before they ship.
 
-Each file imports with no error; each DAG has tags, documentation (`doc_md`, or its module's
-docstring) and retries set in its default arguments, or zero retries with its documentation
-saying why. `python -m workbook.integrity airflow FOLDER` runs in the orchestrator's own
-environment and prints {file: [problems]} as JSON; the tests judge it (tests/test_integrity.py).
+Airflow: each file imports with no error; each DAG has tags, documentation (`doc_md`, or its
+module's docstring) and retries set in its default arguments, or zero retries with its
+documentation saying why.
+
+Prefect 3 has no DAG object and no flow tags, so the same four promises read (see `prefect`):
+each file imports with no error, with no API URL and no temporary server, and starts no flow
+run while it imports; each flow has a description (its docstring, or `description=`); it is
+tagged through a deployment (prefect.yaml beside it, or `serve`/`deploy`/`to_deployment` with
+`tags=` in the file), else every task it calls is tagged; it sets retries, else every task it
+calls does, and `retries=0` counts only with a reason (a comment on that line, or "retries" in
+its description or its module's docstring).
+
+`python -m workbook.integrity KIND FOLDER` runs in the orchestrator's own environment and prints
+{file: [problems]} as JSON; the tests judge it (tests/test_integrity.py).
 """
 
 import ast
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -50,6 +61,221 @@ def airflow(folder: Path) -> dict[str, list[str]]:
     return found
 
 
+# Prefect 3 ------------------------------------------------------------------------------------
+
+# The Flow methods that run or register it (they take a deployment's `tags=`).
+DEPLOYING = ("serve", "deploy", "to_deployment")
+ZERO_RETRIES = re.compile(r"\bretries\s*=\s*0\b(?P<after>.*)")
+DEF = re.compile(r"\s*(async\s+)?def\s")
+IMPORT_TIMEOUT_S = 60  # per file, as Airflow's dagbag_import_timeout: a file may not hang
+
+
+def _is_flow_decorator(node: ast.expr) -> bool:
+    """`@flow`, `@flow(...)`, `@prefect.flow`, `@prefect.flow(...)`."""
+    node = node.func if isinstance(node, ast.Call) else node
+    return (isinstance(node, ast.Name) and node.id == "flow") or (
+        isinstance(node, ast.Attribute) and node.attr == "flow")
+
+
+def _main_guard(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "__name__" in ast.unparse(node.test)
+
+
+def runs_at_import(source: str) -> list[str]:
+    """The flow runs (a call, `.serve()`, `.deploy()`) a module makes at its top level, read
+    from its text, so that they are reported and never started: each as a sentence."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # the import reports it
+    flows = {node.name for node in tree.body
+             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+             and any(_is_flow_decorator(d) for d in node.decorator_list)}
+    flows |= {target.id for node in tree.body if isinstance(node, ast.Assign)
+              and isinstance(node.value, ast.Call) and _is_flow_decorator(node.value.func)
+              for target in node.targets if isinstance(target, ast.Name)}
+    problems = []
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) or (
+                _main_guard(statement)):
+            continue
+        for node in ast.walk(statement):
+            func = node.func if isinstance(node, ast.Call) else None
+            if (isinstance(func, ast.Name) and func.id in flows) or (
+                    isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                    and func.value.id in flows and func.attr in ("serve", "deploy")):
+                problems.append(f"calls {ast.unparse(func)}() at import time (line "
+                                f"{node.lineno}): put it under `if __name__ == \"__main__\":`")
+    return problems
+
+
+def _resolve(node: ast.expr, names: dict):
+    """The object a name or dotted name in a function's body stands for, from its globals."""
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.Attribute):
+        return getattr(_resolve(node.value, names), node.attr, None)
+    return None
+
+
+def tasks_called(flow) -> list:
+    """The tasks a flow's body names (called, `.submit`-ted, `.map`-ped), found in its module's
+    globals; a task defined inside the flow's body is not seen."""
+    import inspect
+    import textwrap
+
+    from prefect import Task
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(flow.fn)))
+    except (OSError, TypeError, SyntaxError):  # no source to read: no task seen
+        return []
+    definition = next((node for node in ast.walk(tree) if isinstance(
+        node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)), None)
+    body = [] if definition is None else (
+        definition.body if isinstance(definition.body, list) else [definition.body])
+    found = {}
+    for node in (n for statement in body for n in ast.walk(statement)):
+        task = _resolve(node, flow.fn.__globals__)
+        if isinstance(task, Task):
+            found.setdefault(id(task), task)
+    return list(found.values())
+
+
+def retry_policy(obj, doc: str) -> str:
+    """'set' (retries > 0), 'stated' (retries=0 with a comment on that line or a documentation
+    that speaks of retries), 'silent' (retries=0 alone) or 'unset', for a flow or a task.
+    The suite pins Prefect's default retries to 0, so retries > 0 were set by the file."""
+    import inspect
+
+    if obj.retries > 0:
+        return "set"
+    try:
+        lines = inspect.getsourcelines(obj.fn)[0]  # from its first decorator on
+    except (OSError, TypeError):
+        return "unset"
+    header = next((i for i, line in enumerate(lines) if DEF.match(line)), len(lines) - 1)
+    for line in lines[:header + 1]:  # its decorators and its `def` line, not its body
+        zero = ZERO_RETRIES.search(line)
+        if zero:
+            stated = "#" in zero["after"] or "retr" in doc.lower()
+            return "stated" if stated else "silent"
+    return "unset"
+
+
+def deployment_tags(path: Path, folder: Path, deployments: list[dict]) -> dict[str, bool]:
+    """{flow name: whether a deployment of it has tags}, from prefect.yaml's `deployments` and
+    from the file's own `NAME.serve/deploy/to_deployment(tags=...)` calls."""
+    tagged: dict[str, bool] = {}
+    for deployment in deployments:
+        file, _, name = str(deployment.get("entrypoint", "")).rpartition(":")
+        if file and (folder / file).resolve() == path.resolve():
+            tagged[name] = tagged.get(name, False) or bool(deployment.get("tags"))
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in DEPLOYING and isinstance(node.func.value, ast.Name)):
+            tags = next((k.value for k in node.keywords if k.arg == "tags"), None)
+            try:
+                given = bool(ast.literal_eval(tags)) if tags is not None else False
+            except (ValueError, TypeError):
+                given = True  # a name or an expression: set, though not readable here
+            name = node.func.value.id
+            tagged[name] = tagged.get(name, False) or given
+    return tagged
+
+
+def flow_problems(name: str, flow, module_doc_text: str, tagged: bool) -> list[str]:
+    """What one flow lacks, each as a sentence naming it (as its module names it)."""
+    tasks = tasks_called(flow)
+    problems = [] if flow.description else [f"{name} has no docstring or description"]
+    if not (tagged or (tasks and all(task.tags for task in tasks))):
+        problems.append(f"{name} has no tags (on a deployment of it, or on every task it calls)")
+    doc = f"{flow.description or ''} {module_doc_text}"
+    policy = retry_policy(flow, doc)
+    if policy == "silent":
+        problems.append(f"{name} has retries=0 and no comment or documentation says why")
+    if policy != "unset":
+        return problems
+    policies = {task.fn.__name__: retry_policy(task, f"{task.description or ''} {doc}")
+                for task in tasks}
+    unset = [task for task, policy in policies.items() if policy == "unset"]
+    if not tasks:
+        problems.append(f"{name} sets no retries and calls no task")
+    elif unset:
+        problems.append(f"{name} sets no retries, nor do its tasks {', '.join(unset)}")
+    problems += [f"{name}'s task {task} has retries=0 and no comment or documentation says why"
+                 for task, policy in policies.items() if policy == "silent"]
+    return problems
+
+
+def read_deployments(path: Path) -> tuple[list[dict], list[str]]:
+    """The `deployments` of a prefect.yaml, and its problems if it is not that shape."""
+    import yaml
+
+    try:
+        project = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        return [], [f"does not parse: {error}"]
+    deployments = project.get("deployments") or [] if isinstance(project, dict) else None
+    if not (isinstance(deployments, list) and all(isinstance(d, dict) for d in deployments)):
+        return [], ["is not a mapping whose `deployments` is a list of mappings"]
+    return deployments, []
+
+
+def _time_limit(signum, frame):
+    raise TimeoutError(f"importing took more than {IMPORT_TIMEOUT_S} s")
+
+
+def prefect(folder: Path) -> dict[str, list[str]]:
+    """{file in `folder`: its problems} for every Python file of a flows folder and its
+    prefect.yaml. Each file is loaded as Prefect loads a deployment's entrypoint
+    (`load_script_as_module`), under `report`'s settings: no API URL and no temporary server,
+    so that a flow run or an API call made at import time fails at once instead of running."""
+    import signal
+
+    from prefect import Flow
+    from prefect.exceptions import ScriptError
+    from prefect.utilities.importtools import load_script_as_module
+
+    files = sorted(folder.rglob("*.py"))
+    found = {str(p.relative_to(folder)): runs_at_import(p.read_text()) for p in files}
+    deployments: list[dict] = []
+    if (folder / "prefect.yaml").exists():
+        deployments, found["prefect.yaml"] = read_deployments(folder / "prefect.yaml")
+    flows: dict[str, set[str]] = {}  # file -> the flows it defines, for prefect.yaml's check
+    signal.signal(signal.SIGALRM, _time_limit)
+    for path in files:
+        name = str(path.relative_to(folder))
+        signal.alarm(IMPORT_TIMEOUT_S)
+        try:
+            module = load_script_as_module(str(path))
+        except ScriptError as error:
+            found[name].append(f"does not import: {type(error.user_exc).__name__}: "
+                               f"{(str(error.user_exc).splitlines() or [''])[0]}")
+            continue
+        except SystemExit as error:  # not an Exception: Prefect's loader lets it through
+            found[name].append(f"does not import: it exits (SystemExit: {error.code})")
+            continue
+        finally:
+            signal.alarm(0)
+        tags = deployment_tags(path, folder, deployments)
+        own = {attribute: value for attribute, value in vars(module).items()
+               if isinstance(value, Flow) and value.fn.__code__.co_filename == str(path)}
+        flows[name] = set(own)
+        for attribute, flow in own.items():
+            found[name] += flow_problems(attribute, flow, module.__doc__ or "",
+                                         tags.get(attribute, False))
+    for deployment in deployments:
+        file, _, attribute = str(deployment.get("entrypoint", "")).rpartition(":")
+        known = flows.get(str(Path(file)))
+        if (known is None and str(Path(file)) not in found) or (
+                known is not None and attribute not in known):
+            found["prefect.yaml"].append(
+                f"deployment {deployment.get('name')}: entrypoint "
+                f"{deployment.get('entrypoint')!r} names no flow in this folder")
+    return found
+
+
 def report(kind: str, folder: Path, home: Path, python: Path) -> dict[str, list[str]]:
     """The suite `kind` over `folder`, run by `python` (the environment to judge: the learner's
     venv, or one built as an image builds its own), with the orchestrator's state in `home`."""
@@ -72,9 +298,20 @@ def _airflow_environ(folder: Path, home: Path) -> dict[str, str]:
     return airflow_home.environ(folder, home)
 
 
-SUITES = {"airflow": airflow}
+def _prefect_environ(folder: Path, home: Path) -> dict[str, str]:
+    from workbook import prefect_home
+
+    return {**prefect_home.environ(home),
+            # No server: a flow run or an API call at import time fails at once, and is
+            # reported as an import error, instead of starting a temporary server and running.
+            "PREFECT_API_URL": "", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false",
+            # Retries are judged from the files alone, not from a default set elsewhere.
+            "PREFECT_FLOWS_DEFAULT_RETRIES": "0", "PREFECT_TASKS_DEFAULT_RETRIES": "0"}
+
+
+SUITES = {"airflow": airflow, "prefect": prefect}
 # The variables each orchestrator reads before its first import (its home, its dags folder).
-ENVIRONS = {"airflow": _airflow_environ}
+ENVIRONS = {"airflow": _airflow_environ, "prefect": _prefect_environ}
 
 
 def main(argv: list[str]) -> int:
