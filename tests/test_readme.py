@@ -18,7 +18,7 @@ NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "s
 # those it promises to later levels.
 SERVICE_WORDS = {"postgres": "PostgreSQL", "weather": "a weather API", "smtp": "an SMTP sink"}
 LATER_WORDS = {"s3": "S3 server", "prometheus": "Prometheus", "pushgateway": "pushgateway",
-               "prefect": "a Prefect server"}
+               "prefect": "a Prefect server", "sentry": "Sentry sink"}
 
 
 def flat(text: str) -> str:

@@ -1,6 +1,6 @@
 """Local services with real protocols: PostgreSQL, an Open-Meteo-style weather API, an SMTP sink,
 S3 with event notifications to SQS, a Prometheus pushgateway and a Prometheus server, the Prefect
-API.
+API, a Sentry sink for sentry-sdk's error reports.
 
 `start(name)` returns the running service's Endpoint (starting it if needed), `stop(name)`
 stops it, `running(name)` does both around a `with` block; `workbook services up|down|status`
@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from workbook.services import base, metrics, postgres, prefect, s3
+from workbook.services import base, metrics, postgres, prefect, s3, sentry
 from workbook.services.base import STATE_VARIABLE, Endpoint, ServiceError
 
 __all__ = ["STATE_VARIABLE", "Endpoint", "ServiceError", "running", "start", "status", "stop"]
-NAMES = ("postgres", "weather", "smtp", "s3", "pushgateway", "prometheus", "prefect")
+NAMES = ("postgres", "weather", "smtp", "s3", "pushgateway", "prometheus", "prefect", "sentry")
 MAILDIR = "mail"  # the SMTP sink's folder, in its state folder
 # The learner's services folder, as the grader's checker sees it (it reads the mail they sent).
 LEARNER_SERVICES_VARIABLE = "WORKBOOK_LEARNER_SERVICES_DIR"
@@ -62,10 +62,10 @@ def _start_prometheus() -> Endpoint:
 
 STARTERS = {"postgres": postgres.start, "weather": _start_weather, "smtp": _start_smtp,
             "s3": s3.start, "pushgateway": metrics.start_pushgateway,
-            "prometheus": _start_prometheus, "prefect": prefect.start}
+            "prometheus": _start_prometheus, "prefect": prefect.start, "sentry": sentry.start}
 HEALTH = {"postgres": postgres.healthy, "weather": _http_ok, "smtp": _smtp_ok, "s3": s3.healthy,
           "pushgateway": metrics.healthy, "prometheus": metrics.healthy,
-          "prefect": prefect.healthy}
+          "prefect": prefect.healthy, "sentry": sentry.healthy}
 # Those that stop otherwise than by their process group, and those slower to start than most.
 STOPPERS = {"postgres": postgres.stop, "prefect": lambda endpoint: base.stop_tree(endpoint.pid)}
 START_TIMEOUTS = {"prefect": prefect.START_TIMEOUT_S}

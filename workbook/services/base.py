@@ -8,9 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from workbook import paths
@@ -53,11 +55,20 @@ def state_file(name: str) -> Path:
     return STATE_DIR / f"{name}.json"
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `path` so that a reader sees it whole or not at all (a temporary file beside it,
+    named uniquely so concurrent writers do not share one, then renamed over it)."""
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def save(endpoint: Endpoint) -> None:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = state_file(endpoint.name).with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(endpoint), indent=1))
-    tmp.replace(state_file(endpoint.name))
+    write_atomic(state_file(endpoint.name), json.dumps(asdict(endpoint), indent=1).encode())
 
 
 def load(name: str) -> Endpoint | None:
@@ -176,3 +187,21 @@ def await_health(check, timeout: float, what: str, log: Path, pid: int | None = 
 
 def log_tail(log: Path) -> str:
     return log.read_text(errors="replace")[-1500:] if log.exists() else ""
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """What the HTTP services written in Python share: JSON answers, no access log."""
+
+    def send(self, status: int, body: bytes | dict, headers: dict | None = None) -> None:
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass

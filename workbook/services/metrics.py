@@ -67,9 +67,7 @@ def config(pushgateway: Endpoint, targets_file: Path) -> str:
 
 def write_targets(targets_file: Path, targets: list[str]) -> None:
     """Atomically, so Prometheus never reads half a file."""
-    tmp = targets_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps([{"targets": targets}], indent=1))
-    tmp.replace(targets_file)
+    base.write_atomic(targets_file, json.dumps([{"targets": targets}], indent=1).encode())
 
 
 def scrape(endpoint: Endpoint, targets: list[str]) -> None:

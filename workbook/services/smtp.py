@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from workbook.services.base import write_atomic
+
 
 class SaveToFolder:
     """aiosmtpd handler: each message becomes NNNN.eml, written atomically."""
@@ -20,10 +22,8 @@ class SaveToFolder:
         self.counter = itertools.count(len(list(folder.glob("*.eml"))) + 1)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        path = self.folder / f"{next(self.counter):04d}.eml"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(envelope.original_content or envelope.content)
-        tmp.replace(path)
+        write_atomic(self.folder / f"{next(self.counter):04d}.eml",
+                     envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
 

@@ -19,11 +19,12 @@ import threading
 import time
 import zlib
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlparse
 
 from workbook.retail import STORES
+from workbook.services.base import JsonHandler
 
 VARIABLES = {  # Open-Meteo daily variable -> (unit, column of the NOAA table, scale)
     "temperature_2m_max": ("°C", "temp_max", 1.0),
@@ -134,17 +135,8 @@ class Faults:
             return fail, self.malformed, self.latency_ms, self.drop_variable
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     faults: Faults
-
-    def send(self, status: int, body: bytes, headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         url = urlparse(self.path)
@@ -175,9 +167,6 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         self.faults.configure(**json.loads(self.rfile.read(length) or b"{}"))
         self.send(200, b'{"ok": true}')
-
-    def log_message(self, *args):
-        pass
 
 
 def inject_faults(url: str, fail_first: int = 0, status: int = 503, latency_ms: int = 0,
