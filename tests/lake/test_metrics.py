@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from conftest import upload
+from test_ingest import finished, run_ingest
 
 from workbook import services
 from workbook.lake import metrics as lake_metrics
@@ -24,12 +25,9 @@ ALERT = "LakeNoFreshData"
 
 @pytest.fixture(scope="module")
 def prometheus():
-    """Prometheus and its pushgateway, stopped afterwards if this module started them."""
-    started = services.status("pushgateway") is None
-    with services.running("prometheus") as endpoint:
+    """Prometheus and its pushgateway, each stopped afterwards if this module started it."""
+    with services.running("pushgateway"), services.running("prometheus") as endpoint:
         yield endpoint
-    if started:
-        services.stop("pushgateway")
 
 
 def answer(prometheus, queries: dict[str, str]) -> dict[str, dict[str, float]]:
@@ -115,6 +113,20 @@ def test_a_long_lived_process_serves_its_runs_on_the_pipeline_port(lake, answer_
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_batch_run_from_the_command_line_pushes_its_group(lake, answer_key, prometheus):
+    files = answer_key.in_arrival_order()[:20]
+    upload(lake, files)
+    run, gateway = lake_metrics.new_run_id(), prometheus.data["pushgateway"]
+    finished(run_ingest(lake.endpoint_url, lake.bucket, "--pushgateway", gateway,
+                        "--run-id", run))
+    try:
+        selector = f'{{job="{lake_metrics.JOB}", run="{run}"}}'
+        assert wait_for(lambda: answer(prometheus, run_queries(selector)) == predicted(files),
+                        SCRAPE_DEADLINE_S), answer(prometheus, run_queries(selector))
+    finally:
+        lake_metrics.delete(gateway, run)
 
 
 def alerts(prometheus, state: str) -> dict[str, float]:
