@@ -15,7 +15,8 @@ memory, so any run can pick up where a killed one stopped:
     new           validated now: its rows go into this batch's commit, or it is quarantined
 
 `python -m workbook.lake.ingest --endpoint URL [--bucket lake] [--table URI]` ingests every
-ready file of incoming/ (the tests start two at once to check the concurrent case).
+ready file of incoming/ (the tests start two at once to check the concurrent case);
+`--pushgateway URL [--run-id ID]` pushes the run's metrics (lake.metrics).
 """
 
 import argparse
