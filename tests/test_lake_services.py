@@ -92,12 +92,7 @@ def test_an_upload_outside_incoming_notifies_nothing(lake, aws):
 
 
 def promql(prometheus, query: str) -> dict[str, float]:
-    """An instant query's result: each series' labels (as JSON) -> its value."""
-    url = f"{prometheus.url}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        result = json.load(response)["data"]["result"]
-    return {json.dumps(series["metric"], sort_keys=True): float(series["value"][1])
-            for series in result}
+    return metrics.values(prometheus.url, query)
 
 
 def test_a_pushed_metric_is_queried_back_from_prometheus(prometheus):

@@ -51,6 +51,12 @@ def _seedsql(args: argparse.Namespace) -> int:
     return seedsql.main(check=args.check)
 
 
+def _promconfig(args: argparse.Namespace) -> int:
+    from workbook.services import metrics
+
+    return metrics.main(check=args.check)
+
+
 def _run(args: argparse.Namespace) -> int:
     return runner.main(args.notebook, args.params, args.output, args.timeout)
 
@@ -146,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("seedsql", help="write the compose PostgreSQL's seed (the embedded one's)")
     p.add_argument("--check", action="store_true", help="fail if the file is out of date")
     p.set_defaults(func=_seedsql)
+
+    p = sub.add_parser("promconfig", help="write the compose Prometheus's config (the local one's)")
+    p.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    p.set_defaults(func=_promconfig)
 
     p = sub.add_parser("run", help="execute a notebook with papermill in its own kernel")
     p.add_argument("notebook", help="path to a .ipynb (solutions/ or notebooks/ or your own)")

@@ -21,10 +21,10 @@ from workbook.lake.keys import list_new_keys
 from workbook.waiting import wait_for
 
 
-def run_ingest(endpoint: str, bucket: str) -> subprocess.Popen:
+def run_ingest(endpoint: str, bucket: str, *options: str) -> subprocess.Popen:
     """`python -m workbook.lake.ingest` in its own process, as a second worker would run."""
     return subprocess.Popen([sys.executable, "-m", "workbook.lake.ingest", "--endpoint",
-                             endpoint, "--bucket", bucket], cwd=paths.ROOT,
+                             endpoint, "--bucket", bucket, *options], cwd=paths.ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -15,7 +15,8 @@ memory, so any run can pick up where a killed one stopped:
     new           validated now: its rows go into this batch's commit, or it is quarantined
 
 `python -m workbook.lake.ingest --endpoint URL [--bucket lake] [--table URI]` ingests every
-ready file of incoming/ (the tests start two at once to check the concurrent case).
+ready file of incoming/ (the tests start two at once to check the concurrent case);
+`--pushgateway URL [--run-id ID]` pushes the run's metrics (lake.metrics).
 """
 
 import argparse
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from deltalake.exceptions import CommitFailedError
 
 from workbook.lake import Lake, quarantine, table
+from workbook.lake import metrics as lake_metrics
 from workbook.lake.keys import data_key, list_new_keys, manifest_key
 from workbook.lake.validate import Checked, validate_file
 
@@ -46,15 +48,21 @@ class Report:
     version: int | None = None  # the table's version after this run's commit
     commits: int = 0
     conflicts: int = 0  # commits lost to a concurrent run and retried
+    uploaded_at: dict[str, dt.datetime] = field(default_factory=dict)  # key -> S3 LastModified
+    latency_s: dict[str, float] = field(default_factory=dict)  # key -> upload to its commit
+
+    def seen(self) -> int:
+        """How many files the run was given: each ends in exactly one of the three."""
+        return len(self.ingested) + len(self.quarantined) + len(self.skipped)
 
 
-def fetch(lake: Lake, key: str) -> tuple[bytes, str] | None:
-    """An object's bytes and ETag (unquoted), or None if it is not there."""
+def fetch(lake: Lake, key: str) -> tuple[bytes, str, dt.datetime] | None:
+    """An object's bytes, ETag (unquoted) and upload time, or None if it is not there."""
     try:
         got = lake.s3.get_object(Bucket=lake.bucket, Key=key)
     except lake.s3.exceptions.NoSuchKey:
         return None
-    return got["Body"].read(), got["ETag"].strip('"')
+    return got["Body"].read(), got["ETag"].strip('"'), got["LastModified"]
 
 
 def check(lake: Lake, key: str, snapshot, quarantined: set[str],
@@ -70,7 +78,7 @@ def check(lake: Lake, key: str, snapshot, quarantined: set[str],
     if manifest is None or data is None:
         report.skipped[key] = "pending"  # or moved away by a concurrent run just now
         return None
-    body, etag = data
+    body, etag, report.uploaded_at[key] = data
     if table.committed(snapshot, [(key, etag)]):
         report.skipped[key] = "committed"
         return None
@@ -104,17 +112,26 @@ def write_batch(lake: Lake, good: list[Checked], report: Report) -> None:
         except CommitFailedError:
             report.conflicts += 1
             continue
+        committed_at = dt.datetime.now(dt.UTC)
         report.commits += 1
         report.rows += data.num_rows
         report.ingested += [f.key for f in good]
+        report.latency_s |= {f.key: latency(report.uploaded_at[f.key], committed_at)
+                             for f in good}
         return
     raise RuntimeError(f"gave up committing after {COMMIT_ATTEMPTS} conflicts")
 
 
-def ingest(keys: list[str], lake: Lake, one_commit: bool = True) -> Report:
+def latency(uploaded_at: dt.datetime, committed_at: dt.datetime) -> float:
+    """Seconds from an upload to its commit; S3 keeps whole seconds, so never below 0."""
+    return max(0.0, (committed_at - uploaded_at).total_seconds())
+
+
+def ingest(keys: list[str], lake: Lake, one_commit: bool = True, metrics=None) -> Report:
     """Process the files `keys` (data or manifest keys): S3 reads and validation in a few
     threads, then the quarantines, then one commit. `one_commit=False` is the naive baseline
-    the benchmark compares with: one commit per file."""
+    the benchmark compares with: one commit per file. `metrics`: a lake.metrics.LakeMetrics
+    to record the run in (None: nothing is recorded, and the table is not read again)."""
     report = Report()
     snapshot = table.open_table(lake.table_uri(), lake.storage_options)
     done = quarantine.quarantined_keys(lake.s3, lake.bucket, lake.incoming, lake.quarantine)
@@ -134,6 +151,9 @@ def ingest(keys: list[str], lake: Lake, one_commit: bool = True) -> Report:
     for batch in [good] if one_commit else [[f] for f in good]:
         if batch:
             write_batch(lake, batch, report)
+    if metrics is not None:
+        newest = table.newest_reading(table.open_table(lake.table_uri(), lake.storage_options))
+        metrics.record(report, newest)
     return report
 
 
@@ -141,10 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", help="the S3 endpoint URL (default: real AWS)")
     parser.add_argument("--bucket", default=Lake.bucket)
+    parser.add_argument("--pushgateway", help="push this run's metrics there (lake.metrics)")
+    parser.add_argument("--run-id", help="the run's metrics group (default: a new id)")
     args = parser.parse_args(argv)
     lake = Lake(args.bucket, args.endpoint)
     keys, _ = list_new_keys(lake.s3, lake.bucket, prefix=lake.incoming)
-    done = ingest(keys, lake)
+    recorded = lake_metrics.LakeMetrics() if args.pushgateway else None
+    done = ingest(keys, lake, metrics=recorded)
+    if recorded is not None:
+        lake_metrics.push(recorded, args.pushgateway, args.run_id or lake_metrics.new_run_id())
     print(json.dumps({"ingested": len(done.ingested), "quarantined": len(done.quarantined),
                       "skipped": len(done.skipped), "rows": done.rows, "commits": done.commits,
                       "conflicts": done.conflicts, "version": done.version}))

@@ -45,6 +45,7 @@ change would fail the write, which is what we want.
 import datetime as dt
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
@@ -155,6 +156,18 @@ def append(uri: str, data: pa.Table, files: list[tuple[str, str]], storage_optio
     write_deltalake(table, data, mode="append", partition_by=PARTITIONS, schema_mode="merge",
                     commit_properties=properties)
     return DeltaTable(uri, storage_options=storage_options).version()
+
+
+def newest_reading(table: DeltaTable | None) -> dt.datetime | None:
+    """The newest reading's timestamp in the table (None if it holds none), read from the
+    per-file max statistics in the log: no data file is opened, so a run can afford it each time
+    (the freshness metric). The table's, not the batch's: a late file must not move it back."""
+    if table is None:
+        return None
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if actions.num_rows == 0 or "max.timestamp" not in actions.column_names:
+        return None
+    return pc.max(actions["max.timestamp"]).as_py()
 
 
 def compact(uri: str, storage_options: dict) -> dict:
