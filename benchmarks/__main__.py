@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from benchmarks import airflow_level, grading, lake_level, measure, report
-from workbook import course, datasets, lesson, paths, runner, sales
+from workbook import course, datasets, lesson, paths, runner, sales, services
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"  # gitignored: everything the runs generate
@@ -199,7 +199,7 @@ def ingest_only(repeats: int, baseline_runs: int) -> int:
           "file", flush=True)
     try:
         ingest = lake_level.ingest_figures(DATA, repeats, baseline_runs)
-    except measure.MeasureError as err:
+    except (measure.MeasureError, services.ServiceError) as err:
         print(f"bench failed: {err}")
         return 1
     print(report.ingest_only(ingest, load))
@@ -303,7 +303,7 @@ def main(argv=None) -> int:
         setup, installed = setup_figures(shell_env)
         print("lake ingestion", flush=True)
         ingest = lake_level.ingest_figures(DATA)
-    except (measure.MeasureError, runner.RunError) as err:
+    except (measure.MeasureError, runner.RunError, services.ServiceError) as err:
         print(f"bench failed, REPORT.md not written: {err}")
         return 1
     sales_file = sales_day()
