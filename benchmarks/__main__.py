@@ -2,11 +2,13 @@
 
 Order: notebooks first (lesson 03 writes the script the daily-report section times), then the
 daily report over a million lines against a naive baseline, then grading (one submission and a
-class of 30, against plain papermill), then set-up time.
+class of 30, against plain papermill), then set-up time, then the lake's ingestion of 540
+sensor files against one commit per file (about 10 minutes, most of it the baseline's one run).
 
 `python -m benchmarks --only daily-report [--repeats N]` measures only the report path against
 its baselines (the naive script, DuckDB's aggregate) and prints those rows; REPORT.md is left
-as it is, since its other figures were not measured.
+as it is, since its other figures were not measured. `--only ingest [--repeats N]
+[--baseline-runs M]` does the same for the lake's ingestion.
 """
 
 import argparse
@@ -22,8 +24,8 @@ from pathlib import Path
 
 import nbformat
 
-from benchmarks import airflow_level, grading, measure, report
-from workbook import course, datasets, lesson, paths, runner, sales
+from benchmarks import airflow_level, grading, lake_level, measure, report
+from workbook import course, datasets, lesson, paths, runner, sales, services
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"  # gitignored: everything the runs generate
@@ -188,6 +190,24 @@ def daily_report_only(repeats: int) -> int:
     return 0
 
 
+def ingest_only(repeats: int, baseline_runs: int) -> int:
+    """`--only ingest`: the lake's ingestion against one commit per file, printed, not
+    written."""
+    load = f"{os.getloadavg()[0]:.2f}"
+    start = time.perf_counter()
+    print(f"lake ingestion: {repeats} runs in one commit, {baseline_runs} of one commit per "
+          "file", flush=True)
+    try:
+        ingest = lake_level.ingest_figures(DATA, repeats, baseline_runs)
+    except (measure.MeasureError, services.ServiceError) as err:
+        print(f"bench failed: {err}")
+        return 1
+    print(report.ingest_only(ingest, load))
+    print(f"\n(the case took {(time.perf_counter() - start) / 60:.1f} min; 1-minute load "
+          f"average at its end: {os.getloadavg()[0]:.2f})")
+    return 0
+
+
 def tree_bytes(root: Path) -> int:
     """Size of the files under `root`, each hard-linked file counted once."""
     sizes = {}
@@ -250,10 +270,13 @@ def machine() -> dict[str, str]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
         "\n")[0])
-    parser.add_argument("--only", choices=["daily-report"],
+    parser.add_argument("--only", choices=["daily-report", "ingest"],
                         help="measure only this case and print it (REPORT.md is not written)")
     parser.add_argument("--repeats", type=int, default=REPEATS,
                         help=f"runs per variant with --only (default {REPEATS})")
+    parser.add_argument("--baseline-runs", type=int, default=lake_level.BASELINE_RUNS,
+                        help="runs of one commit per file with --only ingest (default "
+                        f"{lake_level.BASELINE_RUNS}; each takes minutes)")
     return parser.parse_args(argv)
 
 
@@ -261,6 +284,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.only == "daily-report":
         return daily_report_only(args.repeats)
+    if args.only == "ingest":
+        return ingest_only(args.repeats, args.baseline_runs)
     start = time.perf_counter()
     host = machine()  # first, so its load average is the one the bench started under
     shell_env = dict(os.environ)  # before the Jupyter variables: set-up runs as `make setup` does
@@ -276,7 +301,9 @@ def main(argv=None) -> int:
         graded = grading.grading_figures(DATA, REPEATS)
         print("set-up", flush=True)
         setup, installed = setup_figures(shell_env)
-    except (measure.MeasureError, runner.RunError) as err:
+        print("lake ingestion", flush=True)
+        ingest = lake_level.ingest_figures(DATA)
+    except (measure.MeasureError, runner.RunError, services.ServiceError) as err:
         print(f"bench failed, REPORT.md not written: {err}")
         return 1
     sales_file = sales_day()
@@ -285,12 +312,12 @@ def main(argv=None) -> int:
         data_lines=sales.count_data_lines(sales_file), data_bytes=sales_file.stat().st_size,
         daily=daily, disagreements=problems, setup=setup,
         installed_bytes=installed, kernel_start=kernel_start, notebooks=notebooks,
-        grading=graded, airflow=airflow_results,
+        grading=graded, airflow=airflow_results, ingest=ingest,
         minutes=(time.perf_counter() - start) / 60,
     )
     report.write(HERE / "REPORT.md", results)
     print(f"wrote benchmarks/REPORT.md ({results.minutes:.1f} min)")
-    for problem in problems:
+    for problem in problems + ingest["problems"]:
         print(f"WARNING: {problem}")
     return 0
 

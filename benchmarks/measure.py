@@ -66,9 +66,10 @@ def folder(name: str) -> str:
     return name.replace(" ", "-")
 
 
-def interleaved(commands: dict[str, Callable[[Path], list]], times: int, out: Path
-                ) -> dict[str, Figure]:
-    """Each command `times` times, round robin, so a drift in the machine hits all alike.
+def interleaved(commands: dict[str, Callable[[Path], list]], times: int, out: Path,
+                fewer: dict[str, int] | None = None) -> dict[str, Figure]:
+    """Each command `times` times, round robin, so a drift in the machine hits all alike;
+    `fewer` caps some commands' runs (a slow baseline), which then run in the first rounds.
 
     A command is built for a fresh folder per run (its outputs, database and log go there), so
     no run finds another's files.
@@ -76,6 +77,8 @@ def interleaved(commands: dict[str, Callable[[Path], list]], times: int, out: Pa
     runs = {name: [] for name in commands}
     for rep in range(1, times + 1):
         for name, command in commands.items():
+            if rep > (fewer or {}).get(name, times):
+                continue
             where = out / folder(name) / str(rep)
             run = run_process(command(where), where / "output.log")
             runs[name].append(run)

@@ -2,10 +2,11 @@
 `make bench`): the DuckDB comparison, the like-for-like check, and the grading breakdown."""
 
 import json
+import sys
 from pathlib import Path
 
 from benchmarks import __main__ as bench
-from benchmarks import grading, report
+from benchmarks import grading, lake_level, measure, report
 from benchmarks.measure import Figure, Run
 
 HEADER = "category,orders,units_sold,units_returned,net_revenue\n"
@@ -30,12 +31,25 @@ def results() -> report.Results:
     airflow = {"notebooks": {}, "overhead": {"dag": [0.2], "plain": [0.05], "warm_up": 4.0},
                "process_peak": 4e8, "standalone_peak": 1e9, "standalone_start": 16.0}
     return report.Results(
+        ingest=ingestion(one=(5.0, 6.0, 5.5), naive=(150.0,)),
         machine=machine, data_lines=1_010_006, data_bytes=95_000_000, daily=daily,
         disagreements=[], setup={"warm": figure(0.1, 0), "cold": figure(4.0, 0)},
         installed_bytes=10**9, kernel_start=0.96, notebooks={}, minutes=10.0,
         grading={"one": figure(3.75, 0.05), "class": figure(100.0, 0.05), "one_baseline": 2.5,
                  "class_baseline": 84.0, "class_size": 30, "one_breakdown": breakdown()},
         airflow=airflow)
+
+
+def ingestion(one: tuple[float, ...], naive: tuple[float, ...], problems=()) -> dict:
+    """Made-up ingestion figures: 540 files, 7,200 rows; `one`/`naive`: `ingest()` seconds."""
+    expected = {"files": 540, "rows": {f"incoming/{i}.csv": 15 for i in range(480)},
+                "quarantined": {f"incoming/bad{i}.csv": "empty_file" for i in range(60)}}
+    results = {"one commit": [{"seconds": s, "commits": 1} for s in one],
+               "commit per file": [{"seconds": s, "commits": 480} for s in naive]}
+    figures = {"one commit": Figure(tuple(Run(s + 5, int(0.3e9)) for s in one)),
+               "commit per file": Figure(tuple(Run(s + 5, int(0.35e9)) for s in naive))}
+    return {"figures": figures, "results": results, "expected": expected,
+            "sensors": lake_level.SENSORS, "problems": list(problems)}
 
 
 def row(text: str, metric: str) -> list[str]:
@@ -116,3 +130,71 @@ def test_agreement_is_checked_among_the_variants_that_ran(tmp_path):
     assert bench.disagreements(tmp_path, {"report", "naive report"}) == []
     assert bench.disagreements(tmp_path, {"report", "naive report", "duckdb report"}) == [
         "duckdb-report vs report: Toys net_revenue differs by 0.03"]
+
+
+THROUGHPUT = ("Lake ingestion, 540 files (7,200 rows), one commit: throughput (validated and "
+              "committed)")
+
+
+def test_ingestion_is_held_to_ten_times_the_commit_per_file_baseline():
+    text = report.ingest_only(ingestion(one=(5.0, 6.0, 5.5), naive=(150.0,)), "0.20")
+    assert row(text, THROUGHPUT)[1:] == [
+        "98.2 files/s, 1,309 rows/s", "≥ 10× baseline",
+        "3.6 files/s, 48 rows/s one commit per file", "27.3× faster", "meets"]
+    assert "| `commit per file` | 150.00 | 155.00 | 0.35 | 480 |" in text
+    slow = report.ingest_only(ingestion(one=(20.0,), naive=(150.0,)), "0.20")
+    assert row(slow, THROUGHPUT)[4:] == ["7.5× faster", "**misses** by 33%"]
+    assert "Lake ingestion (advanced level)" in report.render(results())
+
+
+def test_the_baseline_runs_fewer_times_in_the_first_rounds():
+    assert lake_level.planned(3, 1) == [Path("one-commit/1"), Path("commit-per-file/1"),
+                                         Path("one-commit/2"), Path("one-commit/3")]
+    assert lake_level.bucket(Path("/x/ingest/commit-per-file/1")) == "bench-commit-per-file-1"
+
+
+def test_interleaved_caps_the_runs_of_a_slow_variant(tmp_path):
+    quick = lambda where: [sys.executable, "-c", "pass"]  # noqa: E731
+    figures = measure.interleaved({"a": quick, "b": quick}, 2, tmp_path, fewer={"b": 1})
+    assert (len(figures["a"].runs), len(figures["b"].runs)) == (2, 1)
+
+
+def bucket_state(rows: dict, quarantined: dict, digest: str = "d") -> dict:
+    return {"rows": rows, "total_rows": sum(rows.values()), "digest": digest,
+            "quarantined": quarantined, "incoming": sorted(rows)}
+
+
+def write_states(out: Path, states: dict[str, dict]) -> list[Path]:
+    runs = []
+    for run, state in states.items():
+        (out / run).mkdir(parents=True)
+        (out / run / "state.json").write_text(json.dumps(state))
+        runs.append(Path(run))
+    return runs
+
+
+def test_ingestion_variants_must_end_with_the_same_table_and_quarantine(tmp_path):
+    """Each way a variant can end differently from the reference, or the reference from the
+    answer key, is reported: the speeds would otherwise compare different work."""
+    rows, bad = {"incoming/a.csv": 15, "incoming/b.csv": 14}, {"incoming/c.csv": "empty_file"}
+    expected = {"files": 3, "rows": rows, "quarantined": bad}
+    good = bucket_state(rows, bad)
+    variants = {
+        "lost a file": bucket_state({"incoming/a.csv": 15}, bad),
+        "other values": bucket_state(rows, bad, digest="other"),
+        "other reason": bucket_state(rows, {"incoming/c.csv": "truncated_file"}),
+        "same": bucket_state(rows, bad),
+    }
+    for n, (name, variant) in enumerate(variants.items()):
+        out = tmp_path / str(n)
+        runs = write_states(out, {"one-commit/1": good, "commit-per-file/1": variant})
+        found = lake_level.disagreements(out, runs, expected)
+        assert (found == []) == (name == "same"), (name, found)
+    assert "rows per file differ (29 vs 15" in lake_level.state_differences(
+        good, variants["lost a file"])[0]
+    assert "not the same values" in lake_level.state_differences(good, variants["other values"])[0]
+    wrong = write_states(tmp_path / "wrong", {"one-commit/1": variants["other reason"],
+                                              "commit-per-file/1": variants["other reason"]})
+    assert lake_level.disagreements(tmp_path / "wrong", wrong, expected) == [
+        "one-commit/1: the quarantine differs from the answer key's for 2 (file, reason) "
+        "pairs, e.g. [('incoming/c.csv', 'empty_file'), ('incoming/c.csv', 'truncated_file')]"]

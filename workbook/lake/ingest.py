@@ -92,13 +92,19 @@ def errors_report(checked: Checked) -> dict:
             "quarantined_at": dt.datetime.now(dt.UTC).isoformat()}
 
 
-def write_batch(lake: Lake, good: list[Checked], report: Report) -> None:
+def write_batch(lake: Lake, good: list[Checked], report: Report,
+                checked: int | None = None) -> None:
     """Commit the good files' rows in one commit; when a concurrent run committed some of the
-    same files first, re-read the table, drop those and try again with the rest."""
+    same files first, re-read the table, drop those and try again with the rest. `checked`:
+    the table version the files were already found uncommitted in (0 when there was no table:
+    the version `table.create` makes holds no files). While the table is still at it, nothing
+    can have committed them since, and the files are not looked up again: each lookup
+    (`transaction_version`) reads the log from S3, one request per file."""
     uri = lake.table_uri()
     for _ in range(COMMIT_ATTEMPTS):
         snapshot = table.create(uri, lake.storage_options)
-        done = table.committed(snapshot, [(f.key, f.etag) for f in good])
+        done = (set() if snapshot.version() == checked else
+                table.committed(snapshot, [(f.key, f.etag) for f in good]))
         for f in good:
             if (f.key, f.etag) in done:
                 report.skipped[f.key] = "committed"
@@ -111,6 +117,7 @@ def write_batch(lake: Lake, good: list[Checked], report: Report) -> None:
                                           lake.storage_options, snapshot)
         except CommitFailedError:
             report.conflicts += 1
+            checked = None  # someone committed: look every file up again
             continue
         committed_at = dt.datetime.now(dt.UTC)
         report.commits += 1
@@ -148,9 +155,10 @@ def ingest(keys: list[str], lake: Lake, one_commit: bool = True, metrics=None) -
             quarantine.quarantine(lake.s3, lake.bucket, key, errors_report(checked),
                                   lake.incoming, lake.quarantine)
             report.quarantined[key] = checked.reason
+    looked_up_at = snapshot.version() if snapshot is not None else 0
     for batch in [good] if one_commit else [[f] for f in good]:
         if batch:
-            write_batch(lake, batch, report)
+            write_batch(lake, batch, report, looked_up_at)
     if metrics is not None:
         newest = table.newest_reading(table.open_table(lake.table_uri(), lake.storage_options))
         metrics.record(report, newest)
