@@ -120,11 +120,7 @@ MISTAKES = (
                   "    s3.delete_object(Bucket=bucket, Key=key)\n",
             hint="delete the manifest last"),
     Mistake("redelivered-key-not-skipped", LAKE, "ingest-batch-solution",
-            right="        if manifest is None or data is None:  # not complete yet, or already "
-                  "moved\n            counts[\"skipped\"] += 1\n            continue\n",
+            right="    if manifest is None or data is None:  # not complete yet, or already moved\n"
+                  "        counts[\"skipped\"] += 1\n        return\n",
             wrong="", hint="skip a file whose manifest or data is gone"),
-    Mistake("a-commit-per-file", LAKE, "ingest-batch-solution",
-            right="            good.append(checked)\n",
-            wrong="            write_batch(lake.table_uri(), [checked], lake.storage_options)\n",
-            hint="one commit per batch"),
 )
