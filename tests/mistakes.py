@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from workbook import markers
 from workbook.grading import samples
 
+LAKE = "03_advanced/lake/01_files_to_lake"
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -74,4 +76,51 @@ MISTAKES = (
     Mistake("python-loop-over-xcomarg", "02_intermediate/05_dynamic_mapping", "expand-solution",
             right="    load(enrich.expand(store=stores))\n",
             wrong="    load([enrich(store) for store in stores])\n", hint=".expand("),
+    # 03_advanced/lake/01_files_to_lake: one per warning of the lesson
+    Mistake("event-keys-not-decoded", LAKE, "event-keys-solution",
+            right='unquote_plus(record["s3"]["object"]["key"])',
+            wrong='record["s3"]["object"]["key"]', hint="still look URL-encoded"),
+    Mistake("event-keys-unquote-not-plus", LAKE, "event-keys-solution",
+            right="    message = json.loads(body)\n",
+            wrong="    from urllib.parse import unquote as unquote_plus  # the wrong decoder\n"
+                  "    message = json.loads(body)\n",
+            hint="a space arrives as '+': decode with unquote_plus"),
+    Mistake("validation-not-lazy", LAKE, "validate-file-solution",
+            right=".validate(rows, lazy=True)", wrong=".validate(rows)", hint="lazy=True"),
+    Mistake("resent-readings-rejected", LAKE, "validate-file-solution",
+            right=".drop_duplicates(ignore_index=True)", wrong="",
+            hint="drop exact duplicates before validating"),
+    Mistake("append-without-transaction", LAKE, "exactly-once-solution",
+            right=", commit_properties=CommitProperties(app_transactions=done))", wrong=")",
+            hint="rows again: record each file as an app transaction"),
+    Mistake("read-rows-before-append", LAKE, "exactly-once-solution",
+            right="    new = [f for f in files if snapshot.transaction_version(table.app_id(f.key, "
+                  "f.etag)) is None]\n    if not new:\n        return 0\n"
+                  "    data = table.to_arrow(new, dt.datetime.now(dt.UTC))\n"
+                  "    done = [Transaction(table.app_id(f.key, f.etag), 1) for f in new]\n",
+            wrong="    there = set(snapshot.to_pandas(columns=['source_key'])['source_key'])\n"
+                  "    new = [f for f in files if f.key not in there]\n"
+                  "    if not new:\n        return 0\n"
+                  "    data = table.to_arrow(new, dt.datetime.now(dt.UTC))\n"
+                  "    done = []  # the rows themselves say which files are there\n",
+            hint="a read of the rows before writing is not a record"),
+    Mistake("quarantine-delete-before-copy", LAKE, "quarantine-solution",
+            right="    for source in (key, manifest_key(key)):\n"
+                  "        s3.copy_object(Bucket=bucket, Key=quarantine_key(source),\n"
+                  '                       CopySource={"Bucket": bucket, "Key": source})\n',
+            wrong="    for source in (key, manifest_key(key)):  # move each file in turn\n"
+                  "        s3.copy_object(Bucket=bucket, Key=quarantine_key(source),\n"
+                  '                       CopySource={"Bucket": bucket, "Key": source})\n'
+                  "        s3.delete_object(Bucket=bucket, Key=source)\n",
+            hint="deleted from incoming/ before"),
+    Mistake("quarantine-manifest-deleted-first", LAKE, "quarantine-solution",
+            right="    s3.delete_object(Bucket=bucket, Key=key)\n"
+                  "    s3.delete_object(Bucket=bucket, Key=manifest_key(key))\n",
+            wrong="    s3.delete_object(Bucket=bucket, Key=manifest_key(key))\n"
+                  "    s3.delete_object(Bucket=bucket, Key=key)\n",
+            hint="delete the manifest last"),
+    Mistake("redelivered-key-not-skipped", LAKE, "ingest-batch-solution",
+            right="    if manifest is None or data is None:  # not complete yet, or already moved\n"
+                  "        counts[\"skipped\"] += 1\n        return\n",
+            wrong="", hint="skip a file whose manifest or data is gone"),
 )

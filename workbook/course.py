@@ -60,6 +60,11 @@ TRACKS = (
     Track("02_intermediate", "", "airflow", (
         "01_airflow_concepts", "02_sources", "03_the_dag", "04_reliability",
         "05_dynamic_mapping", "06_debugging"), AIRFLOW),
+    # The advanced level's shared pipeline, a track of its own with no orchestrator: both
+    # orchestrator tracks start from it (the Prefect track now, the Dagster track later), and
+    # reuse its functions (workbook.lake) and its lesson rather than copy them into each track.
+    # Its environment is prefect's, the one with deltalake, pandera and boto3.
+    Track("03_advanced", "lake", "prefect", ("01_files_to_lake",)),
     # Environment, kernel and the integrity suite's Prefect adapter first; its lessons come with
     # their notebooks (until then the suite has no file of theirs to judge, and says so).
     Track("03_advanced", "prefect", "prefect", (), PREFECT),
