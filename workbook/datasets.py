@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from workbook import paths
-from workbook.generators import seeded_rng, write_atomic
+from workbook.files import write_atomic
+from workbook.generators import seeded_rng
 from workbook.retail import CLOSES_AT, OPENS_AT, PAYMENT_TYPES, PRODUCTS, STORES
 
 COLUMNS = (

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from workbook.generators import seeded_rng, write_atomic
+from workbook.files import write_atomic
+from workbook.generators import seeded_rng
 from workbook.retail import CITY_TIMEZONES, CLOSES_AT, OPENS_AT, STORES
 
 WINDOW = 15  # minutes per file; one reading per minute

@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from workbook import paths
+from workbook.files import write_atomic
 from workbook.waiting import wait_for
 
 # Overridable so a grading run keeps its own services (its own state, in its own namespaces).
@@ -53,17 +53,6 @@ def port_in_use(port: int) -> bool:
 
 def state_file(name: str) -> Path:
     return STATE_DIR / f"{name}.json"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `path` so that a reader sees it whole or not at all (a temporary file beside it,
-    named uniquely so concurrent writers do not share one, then renamed over it)."""
-    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save(endpoint: Endpoint) -> None:

@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from workbook import generated, paths
+from workbook.files import write_atomic
 from workbook.services import base
 from workbook.services.base import Endpoint, ServiceError
 
@@ -89,7 +90,7 @@ def compose_config() -> str:
 
 def write_targets(targets_file: Path, targets: list[str]) -> None:
     """Atomically, so Prometheus never reads half a file."""
-    base.write_atomic(targets_file, json.dumps([{"targets": targets}], indent=1).encode())
+    write_atomic(targets_file, json.dumps([{"targets": targets}], indent=1).encode())
 
 
 def scrape(endpoint: Endpoint, targets: list[str]) -> None:

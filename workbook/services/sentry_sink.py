@@ -32,7 +32,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from workbook.services import base
+from workbook.files import write_atomic
 from workbook.services.base import JsonHandler
 from workbook.services.sentry import NAME, PROJECT_ID
 
@@ -230,7 +230,7 @@ class Handler(JsonHandler):
         encoding = self.headers.get("Content-Encoding", "").strip().lower() or "identity"
         events, others = events_of(route["kind"], decode(body, encoding))
         for identifier, event in events:
-            base.write_atomic(self.folder / f"{identifier}.json",
+            write_atomic(self.folder / f"{identifier}.json",
                               json.dumps(event, indent=1).encode())
         log(f"200 {route['kind']} ({encoding}, {len(body)} bytes): {len(events)} event(s) stored"
             + (f", not kept: {', '.join(others)}" if others else ""))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from workbook.services.base import write_atomic
+from workbook.files import write_atomic
 
 
 class SaveToFolder:
