@@ -81,9 +81,10 @@ def generate(root: Path, start: str, hours: int, seed: int) -> tuple[Path, Answe
 
 def setup(start: str, hours: int, seed: int, workspace: str | None = None,
           s3_endpoint: str | None = None, bucket: str | None = None,
-          queue: str | None = None) -> LakeLesson:
-    """The lesson's workspace and files; S3 running, its bucket and queue empty."""
-    ctx = lesson.workspace_lesson(TRACK, str(start)[:10], workspace)
+          queue: str | None = None, track: str = TRACK) -> LakeLesson:
+    """The lesson's workspace and files; S3 running, its bucket and queue empty. `track`:
+    whose workspace (an orchestrator track's lessons start from this setup too)."""
+    ctx = lesson.workspace_lesson(track, str(start)[:10], workspace)
     root = Path(os.environ.get(lesson.DATA_ROOT_VARIABLE) or ctx.workspace)
     data_dir, answer_key = generate(root, start, hours, seed)
     if s3_endpoint not in (None, AWS):

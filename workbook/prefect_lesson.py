@@ -1,0 +1,54 @@
+"""The Prefect adapter of the advanced level's lessons (03_advanced/prefect): the lake lesson's
+files and bucket (workbook.lake_lesson, orchestrator-free) plus Prefect's side: the project's
+Prefect server as every kernel's API, and the folder the lessons write their flow modules to.
+
+Each lesson of the track has a bucket and a queue of its own on the s3 service
+(`prefect-<NN>`, `prefect-<NN>-events`), emptied at setup, so lessons run side by side (nbval,
+the grader's workers) without seeing each other's files, and a re-run starts clean.
+"""
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbook import course, lake_lesson, lesson, prefect_home
+from workbook.lake_lesson import LakeLesson
+
+TRACK = "03_advanced/prefect"
+FLOWS = "flows"  # <workspace>/flows: `%%writefile {flows}/...` (course.PREFECT's folder)
+
+
+@dataclass(frozen=True)
+class PrefectLesson:
+    lake: LakeLesson  # the files, their answer key, the lesson's bucket and queue
+    flows: Path  # where the lesson's flow modules are written (on sys.path)
+    api_url: str | None  # the Prefect API this kernel talks to (None in the grader's checker)
+
+    def describe(self) -> str:
+        return f"{self.lake.describe()}\nprefect  {self.api_url or 'not started (checker)'}"
+
+
+def names(lesson_name: str) -> tuple[str, str]:
+    """The bucket and queue of a lesson of the track ('02_events' -> prefect-02...)."""
+    if lesson_name not in course.track(TRACK).lessons:
+        raise ValueError(f"{lesson_name!r} is no lesson of {TRACK}: "
+                         f"{', '.join(course.track(TRACK).lessons)}")
+    number = lesson_name.split("_", 1)[0]
+    return f"prefect-{number}", f"prefect-{number}-events"
+
+
+def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | None = None,
+          api_url: str | None = None, s3_endpoint: str | None = None,
+          bucket: str | None = None, queue: str | None = None) -> PrefectLesson:
+    """The lesson's files in its own empty bucket, Prefect pointed at `api_url` (None: the
+    project's server, started if needed), and its flows folder importable."""
+    own_bucket, own_queue = names(lesson_name)
+    lake = lake_lesson.setup(start, hours, seed, workspace, s3_endpoint, bucket or own_bucket,
+                             queue or own_queue, track=TRACK)
+    variables = prefect_home.activate(api_url)
+    flows = lake.ctx.workspace / FLOWS
+    if not lesson.checking():  # the checker writes nothing in the learner's workspace
+        flows.mkdir(exist_ok=True)
+    if str(flows) not in sys.path:  # `import ingest_flow` after `%%writefile {flows}/...`
+        sys.path.insert(0, str(flows))
+    return PrefectLesson(lake, flows, variables.get("PREFECT_API_URL"))
