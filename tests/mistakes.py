@@ -5,9 +5,15 @@ A mistake is the solution's answer cell with one fragment replaced, so it stays 
 the solution: when the fragment is gone from the solution, `submission` says so instead of
 grading a stale case. The grader shows the check's own message, so its feedback is what the
 learner reads under the check cell in JupyterLab.
+
+Mistakes of one lesson in exercises that do not build on each other share a submission (the same
+`batch`): each exercise's check still sees one mistake, and the roster grades one notebook
+instead of several. A mistake whose exercise uses an earlier exercise's answer stays alone
+(batch 0), or another batch's mistake would reach its check first.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from workbook import markers
 from workbook.grading import samples
@@ -23,20 +29,43 @@ class Mistake:
     right: str  # a fragment of the solution's answer ...
     wrong: str  # ... and what the mistaken learner writes instead
     hint: str  # words the failed check's message must contain
+    batch: int = 0  # > 0: graded in one submission with the lesson's other mistakes of that batch
 
     def exercise(self) -> str:
         solution, _ = samples.lesson(self.lesson)
         return next(markers.exercise(c) for c in solution.cells if c.id == self.cell)
 
-    def submission(self):
-        """The lesson answered correctly, except for this mistake."""
-        solution, student = samples.lesson(self.lesson)
-        answers = samples.answers(solution)
+    @property
+    def learner(self) -> str:
+        """The roster's learner whose submission holds this mistake."""
+        return f"{Path(self.lesson).name}-batch-{self.batch}" if self.batch else self.name
+
+    def make(self, answers: dict[str, str]) -> None:
+        """Make the mistake in `answers` (answer cell id -> source)."""
         if self.right not in answers.get(self.cell, ""):
             raise ValueError(f"mistake {self.name}: the solution's cell {self.cell} no longer "
                              f"contains {self.right!r}; update tests/mistakes.py")
         answers[self.cell] = answers[self.cell].replace(self.right, self.wrong)
-        return samples.submission(student, answers)
+
+
+def submissions() -> dict[str, tuple[str, object]]:
+    """learner -> (lesson, notebook): the lesson answered correctly except for the mistakes of
+    that learner (one, or a batch of them in distinct exercises)."""
+    learners: dict[str, list[Mistake]] = {}
+    for mistake in MISTAKES:
+        learners.setdefault(mistake.learner, []).append(mistake)
+    made = {}
+    for learner, mistakes in learners.items():
+        exercises = [m.cell for m in mistakes]
+        if len(set(exercises)) < len(exercises) or len({m.lesson for m in mistakes}) > 1:
+            raise ValueError(f"batch {learner}: one lesson, at most one mistake per exercise "
+                             f"({', '.join(m.name for m in mistakes)})")
+        solution, student = samples.lesson(mistakes[0].lesson)
+        answers = samples.answers(solution)
+        for mistake in mistakes:
+            mistake.make(answers)
+        made[learner] = (mistakes[0].lesson, samples.submission(student, answers))
+    return made
 
 
 MISTAKES = (
@@ -79,20 +108,20 @@ MISTAKES = (
     # 03_advanced/lake/01_files_to_lake: one per warning of the lesson
     Mistake("event-keys-not-decoded", LAKE, "event-keys-solution",
             right='unquote_plus(record["s3"]["object"]["key"])',
-            wrong='record["s3"]["object"]["key"]', hint="still look URL-encoded"),
+            wrong='record["s3"]["object"]["key"]', hint="still look URL-encoded", batch=1),
     Mistake("event-keys-unquote-not-plus", LAKE, "event-keys-solution",
             right="    message = json.loads(body)\n",
             wrong="    from urllib.parse import unquote as unquote_plus  # the wrong decoder\n"
                   "    message = json.loads(body)\n",
-            hint="a space arrives as '+': decode with unquote_plus"),
+            hint="a space arrives as '+': decode with unquote_plus", batch=2),
     Mistake("validation-not-lazy", LAKE, "validate-file-solution",
-            right=".validate(rows, lazy=True)", wrong=".validate(rows)", hint="lazy=True"),
+            right=".validate(rows, lazy=True)", wrong=".validate(rows)", hint="lazy=True", batch=1),
     Mistake("resent-readings-rejected", LAKE, "validate-file-solution",
             right=".drop_duplicates(ignore_index=True)", wrong="",
-            hint="drop exact duplicates before validating"),
+            hint="drop exact duplicates before validating", batch=2),
     Mistake("append-without-transaction", LAKE, "exactly-once-solution",
             right=", commit_properties=CommitProperties(app_transactions=done))", wrong=")",
-            hint="rows again: record each file as an app transaction"),
+            hint="rows again: record each file as an app transaction", batch=1),
     Mistake("read-rows-before-append", LAKE, "exactly-once-solution",
             right="    new = [f for f in files if snapshot.transaction_version(table.app_id(f.key, "
                   "f.etag)) is None]\n    if not new:\n        return 0\n"
@@ -103,7 +132,7 @@ MISTAKES = (
                   "    if not new:\n        return 0\n"
                   "    data = table.to_arrow(new, dt.datetime.now(dt.UTC))\n"
                   "    done = []  # the rows themselves say which files are there\n",
-            hint="a read of the rows before writing is not a record"),
+            hint="a read of the rows before writing is not a record", batch=2),
     Mistake("quarantine-delete-before-copy", LAKE, "quarantine-solution",
             right="    for source in (key, manifest_key(key)):\n"
                   "        s3.copy_object(Bucket=bucket, Key=quarantine_key(source),\n"
@@ -112,13 +141,13 @@ MISTAKES = (
                   "        s3.copy_object(Bucket=bucket, Key=quarantine_key(source),\n"
                   '                       CopySource={"Bucket": bucket, "Key": source})\n'
                   "        s3.delete_object(Bucket=bucket, Key=source)\n",
-            hint="deleted from incoming/ before"),
+            hint="deleted from incoming/ before", batch=1),
     Mistake("quarantine-manifest-deleted-first", LAKE, "quarantine-solution",
             right="    s3.delete_object(Bucket=bucket, Key=key)\n"
                   "    s3.delete_object(Bucket=bucket, Key=manifest_key(key))\n",
             wrong="    s3.delete_object(Bucket=bucket, Key=manifest_key(key))\n"
                   "    s3.delete_object(Bucket=bucket, Key=key)\n",
-            hint="delete the manifest last"),
+            hint="delete the manifest last", batch=2),
     Mistake("redelivered-key-not-skipped", LAKE, "ingest-batch-solution",
             right="    if manifest is None or data is None:  # not complete yet, or already moved\n"
                   "        counts[\"skipped\"] += 1\n        return\n",

@@ -21,6 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+import mistakes
 import nbformat
 import papermill as pm
 import pytest
@@ -244,8 +245,8 @@ def build_roster(roster: Path, out: Path, port: int, host_file: Path, evil: Path
         name = Path(key).name
         for kind in ("correct", "blank", "partial"):
             samples.write(getattr(samples, kind)(key), roster / f"{kind}-{name}", key)
-    for mistake in MISTAKES:
-        samples.write(mistake.submission(), roster / mistake.name, mistake.lesson)
+    for learner, (key, nb) in mistakes.submissions().items():
+        samples.write(nb, roster / learner, key)
     samples.write(samples.all_but_first(CHAINED), roster / "skipped-first", CHAINED)
     for learner, cells in hostile_cases(port, roster, out, host_file).items():
         samples.write(samples.submission(samples.blank(ORIENTATION), cells), roster / learner,
@@ -362,7 +363,7 @@ def test_partial_submission_gets_the_first_exercise(graded, key):
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.name)
 def test_a_plausible_mistake_fails_its_exercise_with_a_hint_naming_it(graded, mistake):
-    result = one(graded, mistake.name, mistake.lesson)
+    result = one(graded, mistake.learner, mistake.lesson)
     scored = by_exercise(result)[mistake.exercise()]
     assert scored["status"] in ("failed", "partial"), result["exercises"]
     assert mistake.hint in scored["feedback"], scored["feedback"]
