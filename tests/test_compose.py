@@ -465,3 +465,16 @@ def test_the_static_read_finds_every_kind_of_read():
     problems = reads_problems(compose, {"x.py": source})
     assert "airflow: AIRFLOW_CONN_A_DB (read by x.py) is not set" in problems
     assert len(problems) == 5
+
+
+def test_the_prefect_server_image_is_the_locked_prefect():
+    """The compose file's Prefect server speaks the API version the lessons' client has: the
+    image's tag names the prefect version of environments/prefect's lock."""
+    from workbook import envfiles
+
+    compose = yaml.safe_load((paths.ENVIRONMENTS / "prefect" / "docker-compose.yaml").read_text())
+    image = compose["services"]["prefect"]["image"]
+    locked = next(pin for pin in envfiles.pins(envfiles.lock_path("prefect").read_text())
+                  if pin.startswith("prefect=="))
+    assert image.startswith("prefecthq/prefect:"), image
+    assert image.split(":")[1].split("-")[0] == locked.removeprefix("prefect=="), (image, locked)
