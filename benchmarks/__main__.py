@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from benchmarks import airflow_level, grading, lake_level, measure, report
+from benchmarks import advanced_level, airflow_level, grading, lake_level, measure, report
 from workbook import course, datasets, lesson, paths, runner, sales, services
 
 HERE = Path(__file__).resolve().parent
@@ -208,6 +208,18 @@ def ingest_only(repeats: int, baseline_runs: int) -> int:
     return 0
 
 
+def advanced_only() -> int:
+    """`--only advanced`: the advanced level's notebooks, printed, not written."""
+    load = f"{os.getloadavg()[0]:.2f}"
+    try:
+        advanced = {"notebooks": advanced_level.notebook_runs(DATA)}
+    except (measure.MeasureError, services.ServiceError) as err:
+        print(f"bench failed: {err}")
+        return 1
+    print(report.advanced_only(advanced, load))
+    return 0
+
+
 def tree_bytes(root: Path) -> int:
     """Size of the files under `root`, each hard-linked file counted once."""
     sizes = {}
@@ -270,7 +282,7 @@ def machine() -> dict[str, str]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
         "\n")[0])
-    parser.add_argument("--only", choices=["daily-report", "ingest"],
+    parser.add_argument("--only", choices=["daily-report", "ingest", "advanced"],
                         help="measure only this case and print it (REPORT.md is not written)")
     parser.add_argument("--repeats", type=int, default=REPEATS,
                         help=f"runs per variant with --only (default {REPEATS})")
@@ -286,6 +298,8 @@ def main(argv=None) -> int:
         return daily_report_only(args.repeats)
     if args.only == "ingest":
         return ingest_only(args.repeats, args.baseline_runs)
+    if args.only == "advanced":
+        return advanced_only()
     start = time.perf_counter()
     host = machine()  # first, so its load average is the one the bench started under
     shell_env = dict(os.environ)  # before the Jupyter variables: set-up runs as `make setup` does
@@ -303,6 +317,8 @@ def main(argv=None) -> int:
         setup, installed = setup_figures(shell_env)
         print("lake ingestion", flush=True)
         ingest = lake_level.ingest_figures(DATA)
+        print("advanced notebooks", flush=True)
+        advanced = {"notebooks": advanced_level.notebook_runs(DATA)}
     except (measure.MeasureError, runner.RunError, services.ServiceError) as err:
         print(f"bench failed, REPORT.md not written: {err}")
         return 1
@@ -312,7 +328,7 @@ def main(argv=None) -> int:
         data_lines=sales.count_data_lines(sales_file), data_bytes=sales_file.stat().st_size,
         daily=daily, disagreements=problems, setup=setup,
         installed_bytes=installed, kernel_start=kernel_start, notebooks=notebooks,
-        grading=graded, airflow=airflow_results, ingest=ingest,
+        grading=graded, airflow=airflow_results, ingest=ingest, advanced=advanced,
         minutes=(time.perf_counter() - start) / 60,
     )
     report.write(HERE / "REPORT.md", results)

@@ -21,6 +21,8 @@ AIRFLOW_NOTEBOOK_SECONDS = 90.0
 DAG_TEST_SECONDS = 15.0
 AIRFLOW_PEAK_BYTES = 1.5e9
 INGEST_RATIO = 10.0  # the lake's ingestion throughput over one commit per file's, at least
+ADVANCED_NOTEBOOK_SECONDS = 90.0
+ADVANCED_PEAK_BYTES = 1.5e9  # a lesson's largest process
 NONE = "—"
 
 
@@ -40,6 +42,7 @@ class Results:
     airflow: dict  # notebooks, overhead (warm_up, dag, plain), process_peak, standalone_*
     minutes: float
     ingest: dict  # benchmarks.lake_level.ingest_figures: figures, results, expected, problems
+    advanced: dict  # benchmarks.advanced_level: notebooks (lesson key -> measure.Run)
 
 
 def secs(seconds: float) -> str:
@@ -114,6 +117,7 @@ def summary(results: Results) -> str:
     rows += grading_rows(results.grading)
     rows += airflow_rows(results.airflow)
     rows += ingest_rows(results.ingest)
+    rows += advanced_rows(results.advanced)
     header = ["metric", "measured", "target", "baseline", "ratio", "status"]
     return table(header, rows)
 
@@ -138,6 +142,39 @@ def airflow_rows(airflow: dict) -> list[list[str]]:
     rows.append(["`airflow standalone` start until the scheduler is healthy",
                  secs(airflow["standalone_start"]), NONE, NONE, NONE, NONE])
     return rows
+
+
+def advanced_rows(advanced: dict) -> list[list[str]]:
+    """The advanced level: each lesson's time and its largest process's peak memory."""
+    rows = []
+    for key, run in advanced["notebooks"].items():
+        rows.append([f"Notebook `{key}`", secs(run.seconds),
+                     f"≤ {ADVANCED_NOTEBOOK_SECONDS:.0f} s", NONE, NONE,
+                     status(run.seconds, ADVANCED_NOTEBOOK_SECONDS)])
+        rows.append([f"Peak memory of `{key}`'s largest process", gb(run.peak_bytes),
+                     f"≤ {gb(ADVANCED_PEAK_BYTES)}", NONE, NONE,
+                     status(run.peak_bytes, ADVANCED_PEAK_BYTES)])
+    return rows
+
+
+def advanced_only(advanced: dict, load: str) -> str:
+    """What `python -m benchmarks --only advanced` prints."""
+    header = ["metric", "measured", "target", "baseline", "ratio", "status"]
+    return "\n\n".join([f"1-minute load average when the runs started: {load_note(load)}",
+                         table(header, advanced_rows(advanced))])
+
+
+ADVANCED_METHOD = """### Advanced level (the lake, Prefect)
+
+- **Notebooks**: every solution of `solutions/03_advanced/`, track by track in course order
+  (the shared lake lesson, then the Prefect track), each run by `workbook run` in a process of
+  its own, into one scratch workspace per track, with the local services started by the first
+  lesson that needs them (S3, the Prefect server, Prometheus...; the bench's own state folder).
+  Wall time of the process, kernel start-up included.
+- **Memory**: the peak resident memory of the run's largest process (`wait4`'s rusage, which
+  covers the kernel: the run waits for it). The services are daemons the run does not wait for:
+  a learner's laptop runs them once for every lesson, so they are not counted as a lesson's.
+"""
 
 
 INGEST_VARIANTS = ("one commit", "commit per file")  # the pipeline, the naive baseline
@@ -458,6 +495,7 @@ def render(results: Results) -> str:
         grading_breakdown(results.grading, results.kernel_start),
         AIRFLOW_METHOD.strip(),
         ingest_method(results.ingest).strip(),
+        ADVANCED_METHOD.strip(),
         NOT_YET.strip(),
     ]) + "\n"
 

@@ -37,7 +37,9 @@ def results() -> report.Results:
         installed_bytes=10**9, kernel_start=0.96, notebooks={}, minutes=10.0,
         grading={"one": figure(3.75, 0.05), "class": figure(100.0, 0.05), "one_baseline": 2.5,
                  "class_baseline": 84.0, "class_size": 30, "one_breakdown": breakdown()},
-        airflow=airflow)
+        airflow=airflow, advanced={"notebooks": {
+            "03_advanced/lake/01_files_to_lake": Run(41.0, int(0.9e9)),
+            "03_advanced/prefect/01_flows_and_tasks": Run(95.0, int(1.6e9))}})
 
 
 def ingestion(one: tuple[float, ...], naive: tuple[float, ...], problems=()) -> dict:
@@ -66,6 +68,18 @@ def test_the_report_holds_the_reference_to_duckdb_and_grading_to_papermill():
     assert over[1:] == ["1.5×", "≤ 2×", "2.50 s papermill", "—", "meets"]
     assert row(text, "learner kernel start")[1:] == ["0.50", "1.40", "0.90 s"]
     assert "near 0: nothing else was running" in text
+
+
+def test_each_advanced_lesson_has_a_time_and_a_memory_row_against_its_target():
+    text = report.render(results())
+    assert row(text, "Notebook `03_advanced/lake/01_files_to_lake`")[1:] == [
+        "41.0 s", "≤ 90 s", "—", "—", "meets"]
+    assert row(text, "Notebook `03_advanced/prefect/01_flows_and_tasks`")[-1].startswith(
+        "**misses**")
+    assert row(text, "Peak memory of `03_advanced/lake/01_files_to_lake`'s largest process")[
+        1:] == ["0.90 GB", "≤ 1.50 GB", "—", "—", "meets"]
+    assert row(text, "Peak memory of `03_advanced/prefect/01_flows_and_tasks`'s largest "
+               "process")[-1].startswith("**misses**")
 
 
 def test_a_busy_machine_is_said_so():
