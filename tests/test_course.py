@@ -1,6 +1,7 @@
 """The course's declaration (workbook/course.py) is the one list of levels and lessons: it
 matches the solutions, the README's curriculum table, and what lessons say they build on."""
 
+import ast
 import re
 
 import nbformat
@@ -79,3 +80,24 @@ def test_every_declared_orchestrator_has_its_integrity_suite():
     declared = {track.orchestrator.name for track in course.TRACKS if track.orchestrator}
     assert declared
     assert declared <= set(integrity.SUITES) & set(integrity.ENVIRONS)
+
+
+def defaults(nb) -> dict:
+    """The parameters cell's names and values (literals, as every lesson writes them)."""
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    return {node.targets[0].id: ast.literal_eval(node.value)
+            for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)}
+
+
+@pytest.mark.parametrize("lesson", course.lessons(), ids=lambda lesson: lesson.key)
+def test_every_lesson_is_graded_with_other_data_than_its_defaults(lesson):
+    """The grader runs each lesson with its `workbook_grading` parameters: they must name the
+    notebook's own parameters and change at least one that shapes the data (a date, a window or
+    a seed), so an answer hard-coded from a default run fails in every lesson."""
+    nb = nbformat.read(lesson.path(), as_version=4)
+    graded = nb.metadata.get("workbook_grading", {}).get("parameters", {})
+    known = defaults(nb)
+    assert graded, "no workbook_grading parameters"
+    assert set(graded) <= set(known), set(graded) - set(known)
+    shaping = {"run_date", "start", "seed"}
+    assert any(graded[name] != known[name] for name in shaping & set(graded)), (graded, known)

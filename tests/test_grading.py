@@ -240,11 +240,33 @@ def identity_cases(evil: Path) -> dict[str, object]:
             "key-checkpoints": f"{ORIENTATION}/../.ipynb_checkpoints/00_orientation"}
 
 
+# A hostile answer every lesson gets (in its partial submission): the check helpers patched in
+# the learner's kernel so that every check "passes", and a pass printed. Verdicts run in the
+# checker's kernel, so the exercise scores what a missing answer scores.
+FORGED = ("from workbook import checks\n"
+          "checks.expect = checks.expect_equal = lambda *a, **k: None\n"
+          "print('✅ All checks passed')\n")
+
+
+def partial_and_forged(key: str):
+    """The first exercise answered, the second's answer cell replaced by FORGED."""
+    solution, _ = samples.lesson(key)
+    exercises = {}
+    for cell in solution.cells:
+        if markers.role(cell) == "solution":
+            exercises.setdefault(markers.exercise(cell), cell.id)
+    nb = samples.partial(key)
+    forged = list(exercises.values())[1]
+    next(cell for cell in nb.cells if cell.id == forged).source = FORGED
+    return nb
+
+
 def build_roster(roster: Path, out: Path, port: int, host_file: Path, evil: Path) -> None:
     for key in LESSONS:
         name = Path(key).name
-        for kind in ("correct", "blank", "partial"):
-            samples.write(getattr(samples, kind)(key), roster / f"{kind}-{name}", key)
+        samples.write(samples.correct(key), roster / f"correct-{name}", key)
+        samples.write(samples.blank(key), roster / f"blank-{name}", key)
+        samples.write(partial_and_forged(key), roster / f"partial-{name}", key)
     for learner, (key, nb) in mistakes.submissions().items():
         samples.write(nb, roster / learner, key)
     samples.write(samples.all_but_first(CHAINED), roster / "skipped-first", CHAINED)
@@ -348,15 +370,18 @@ def test_blank_submission_gets_zero_not_attempted(graded, key):
 
 
 @pytest.mark.parametrize("key", LESSONS)
-def test_partial_submission_gets_the_first_exercise(graded, key):
-    """Only the first exercise answered: it scores, nothing else does. It may keep only part of
-    its points when one of its checks is a run that needs the later exercises too (lesson
-    02_intermediate/04 checks its retry policy alone, then in the DAG's run)."""
+def test_partial_submission_gets_the_first_exercise_and_a_forgery_nothing(graded, key):
+    """The first exercise answered: it scores. It may keep only part of its points when one of
+    its checks is a run that needs the later exercises too (lesson 02_intermediate/04 checks its
+    retry policy alone, then in the DAG's run). The second is a forgery (FORGED): it scores 0,
+    and the rest are not attempted."""
     result = one(graded, f"partial-{Path(key).name}", key)
-    first, *others = samples.points(key)
+    first, forged, *others = samples.points(key)
     scored = by_exercise(result)
     assert scored[first]["status"] in ("passed", "partial"), result["exercises"]
     assert scored[first]["points"] >= samples.first_check_points(key, first)
+    assert scored[forged]["status"] in ("failed", "not graded"), scored[forged]
+    assert scored[forged]["points"] == 0
     assert result["score"] == scored[first]["points"]
     assert {scored[e]["status"] for e in others} <= {"not attempted"}
 
