@@ -2,9 +2,11 @@
 `prefect` CLI share (neither starts a temporary server of its own), Prefect's state inside the
 project, and nothing left running once it stops."""
 
+import http.server
 import json
 import os
 import subprocess
+import threading
 import time
 import urllib.request
 import uuid
@@ -121,12 +123,39 @@ def test_stop_leaves_no_process_behind(server):
     assert not base.port_in_use(endpoint.port) and services.status("prefect") is None
 
 
-def test_a_given_api_url_is_used_instead_of_the_service(monkeypatch):
+@pytest.fixture
+def answering_api():
+    """An HTTP server that answers 401 to everything, as Prefect Cloud does without a key."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the name http.server calls)
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/accounts/a/workspaces/w"
+    server.shutdown()
+
+
+def test_a_given_api_url_is_used_instead_of_the_service(monkeypatch, answering_api):
     monkeypatch.setattr(services, "start", lambda name: pytest.fail(f"started {name}"))
     monkeypatch.setattr(os, "environ", {})  # this process's own stays as it was
-    prefect_home.activate("https://api.prefect.cloud/api/accounts/a/workspaces/w")
-    assert os.environ["PREFECT_API_URL"] == "https://api.prefect.cloud/api/accounts/a/workspaces/w"
+    prefect_home.activate(answering_api)
+    assert os.environ["PREFECT_API_URL"] == answering_api
     assert os.environ["PREFECT_HOME"] == str(prefect_home.default_home())
+
+
+def test_a_given_api_url_that_does_not_answer_is_named(monkeypatch):
+    monkeypatch.setattr(services, "start", lambda name: pytest.fail(f"started {name}"))
+    monkeypatch.setattr(os, "environ", {})
+    closed = f"http://127.0.0.1:{base.free_port()}/api"
+    with pytest.raises(prefect_home.Unreachable,
+                       match=f"the Prefect API at {closed} does not answer .*api_url = None"):
+        prefect_home.activate(closed)
+    assert "PREFECT_API_URL" not in os.environ
 
 
 def test_without_the_prefect_environment_it_says_how_to_get_it(monkeypatch, tmp_path):

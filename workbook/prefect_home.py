@@ -48,6 +48,27 @@ def prefect_cli() -> Path:
     return here if here.exists() else paths.env_python(ENV).with_name("prefect")
 
 
+class Unreachable(RuntimeError):
+    """Nothing answers at a Prefect API URL a lesson was given."""
+
+
+def answers(api_url: str, timeout_s: float = 10) -> None:
+    """Raise Unreachable, naming the URL, when nothing answers there: a flow would otherwise
+    fail later, deep in its first API call. Any HTTP answer will do (Prefect Cloud asks for a
+    key before it says it is healthy)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        raise Unreachable(f"the Prefect API at {api_url} does not answer ({reason}): check the "
+                          "URL, or leave api_url = None to use the project's own server") from err
+
+
 def activate(api_url: str | None = None) -> dict[str, str]:
     """Point this process's Prefect at `api_url` (a notebook parameter: Prefect Cloud, another
     server) or, when None, at the project's server, started if needed.
@@ -56,6 +77,7 @@ def activate(api_url: str | None = None) -> dict[str, str]:
     if lesson.checking():
         return {}
     if api_url:
+        answers(api_url)
         variables = environ(api_url=api_url)
     else:
         from workbook import services

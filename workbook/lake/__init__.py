@@ -22,6 +22,10 @@ from functools import cached_property
 from workbook.services.s3 import BUCKET, INCOMING, QUARANTINE, REGION, TABLES, environment
 
 
+class LakeError(RuntimeError):
+    """The lake cannot be used (S3 unreachable, no such bucket): a message for the user."""
+
+
 @dataclass(frozen=True)
 class Lake:
     """Where the lake is: a bucket on an S3 endpoint (None = real AWS). The readings table and
@@ -40,6 +44,21 @@ class Lake:
 
     def table_uri(self, name: str = "readings") -> str:
         return f"s3://{self.bucket}/{TABLES}{name}"
+
+    def check(self) -> None:
+        """Raise LakeError, saying which, when S3 does not answer or the bucket is not there:
+        before a run lists or writes anything."""
+        from botocore.exceptions import ClientError, EndpointConnectionError
+
+        where = self.endpoint_url or "AWS"
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except EndpointConnectionError as err:
+            raise LakeError(f"cannot reach S3 at {where}: {err}") from err
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
+                raise LakeError(f"bucket {self.bucket!r} does not exist at {where}") from err
+            raise LakeError(f"S3 at {where} refused bucket {self.bucket!r}: {err}") from err
 
     @cached_property
     def s3(self):

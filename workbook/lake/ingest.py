@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from deltalake.exceptions import CommitFailedError
 
-from workbook.lake import Lake, quarantine, table
+from workbook.lake import Lake, LakeError, quarantine, table
 from workbook.lake import metrics as lake_metrics
 from workbook.lake.keys import data_key, list_new_keys, manifest_key
 from workbook.lake.validate import Checked, validate_file
@@ -140,6 +140,7 @@ def ingest(keys: list[str], lake: Lake, one_commit: bool = True, metrics=None) -
     the benchmark compares with: one commit per file. `metrics`: a lake.metrics.LakeMetrics
     to record the run in (None: nothing is recorded, and the table is not read again)."""
     report = Report()
+    lake.check()
     snapshot = table.open_table(lake.table_uri(), lake.storage_options)
     done = quarantine.quarantined_keys(lake.s3, lake.bucket, lake.incoming, lake.quarantine)
     unique = list(dict.fromkeys(data_key(k) for k in keys))
@@ -173,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-id", help="the run's metrics group (default: a new id)")
     args = parser.parse_args(argv)
     lake = Lake(args.bucket, args.endpoint)
+    try:
+        lake.check()
+    except LakeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     keys, _ = list_new_keys(lake.s3, lake.bucket, prefix=lake.incoming)
     recorded = lake_metrics.LakeMetrics() if args.pushgateway else None
     done = ingest(keys, lake, metrics=recorded)

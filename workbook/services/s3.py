@@ -50,8 +50,14 @@ def clients(endpoint_url: str | None, region: str = REGION):
     variables = environment(endpoint_url, region)
     kwargs = {"region_name": region, "endpoint_url": endpoint_url}
     if endpoint_url is not None:
+        from botocore.config import Config
+
+        # A local server that is down refuses at once: say so after a few quick tries, not
+        # after botocore's default minute-long connect time-outs.
         kwargs |= {"aws_access_key_id": variables["AWS_ACCESS_KEY_ID"],
-                   "aws_secret_access_key": variables["AWS_SECRET_ACCESS_KEY"]}
+                   "aws_secret_access_key": variables["AWS_SECRET_ACCESS_KEY"],
+                   "config": Config(connect_timeout=5, retries={"max_attempts": 3,
+                                                                "mode": "standard"})}
     return boto3.client("s3", **kwargs), boto3.client("sqs", **kwargs)
 
 
