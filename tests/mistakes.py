@@ -6,17 +6,17 @@ the solution: when the fragment is gone from the solution, `submission` says so 
 grading a stale case. The grader shows the check's own message, so its feedback is what the
 learner reads under the check cell in JupyterLab.
 
-Mistakes of one lesson in exercises that do not build on each other share a submission (the same
-`batch`): each exercise's check still sees one mistake, and the roster grades one notebook
-instead of several. A mistake whose exercise uses an earlier exercise's answer stays alone
-(batch 0), or another batch's mistake would reach its check first.
+Mistakes of one lesson in exercises that do not build on each other share a submission: each
+exercise's check still sees one mistake, and the roster grades one notebook instead of several.
+Which exercises build on which is read from the lesson's source (`depends_on`), never run.
 """
 
+import ast
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbook import markers
-from workbook.grading import samples
+from workbook.grading import names, samples
 
 LAKE = "03_advanced/lake/01_files_to_lake"
 
@@ -29,7 +29,6 @@ class Mistake:
     right: str  # a fragment of the solution's answer ...
     wrong: str  # ... and what the mistaken learner writes instead
     hint: str  # words the failed check's message must contain
-    batch: int = 0  # > 0: graded in one submission with the lesson's other mistakes of that batch
 
     def exercise(self) -> str:
         solution, _ = samples.lesson(self.lesson)
@@ -38,7 +37,7 @@ class Mistake:
     @property
     def learner(self) -> str:
         """The roster's learner whose submission holds this mistake."""
-        return f"{Path(self.lesson).name}-batch-{self.batch}" if self.batch else self.name
+        return learners()[self.name]
 
     def make(self, answers: dict[str, str]) -> None:
         """Make the mistake in `answers` (answer cell id -> source)."""
@@ -48,18 +47,101 @@ class Mistake:
         answers[self.cell] = answers[self.cell].replace(self.right, self.wrong)
 
 
-def submissions() -> dict[str, tuple[str, object]]:
-    """learner -> (lesson, notebook): the lesson answered correctly except for the mistakes of
-    that learner (one, or a batch of them in distinct exercises)."""
-    learners: dict[str, list[Mistake]] = {}
+def written_module(source: str) -> set[str]:
+    """`%%writefile {flows}/ingest.py` binds what `import ingest` reads: the module's name."""
+    first = source.split("\n", 1)[0].split()
+    return {Path(first[1]).stem} if first[:1] == ["%%writefile"] and len(first) > 1 else set()
+
+
+def imported(source: str) -> set[str]:
+    """The modules a cell imports by name (`import ingest_flow`, `from ingest_flow import x`)."""
+    tree = names.parse(source)
+    return ({alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+             for alias in node.names}
+            | {node.module.split(".")[0] for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and node.module})
+
+
+def free(source: str) -> set[str]:
+    """The names a cell reads and does not bind itself (anywhere in it: a loop or
+    comprehension variable, a function's parameters): what it takes from earlier cells."""
+    arguments = {node.arg for node in ast.walk(names.parse(source)) if isinstance(node, ast.arg)}
+    return names.read(source) - names.defined(source) - arguments
+
+
+def depends_on(key: str) -> dict[str, set[str]]:
+    """exercise -> the exercises whose cells bind a name its cells read, directly or through
+    them (a name bound by a cell outside the exercises stands for the names that cell reads)."""
+    solution, _ = samples.lesson(key)
+    binds: dict[str, set[str]] = {}
+    reads: dict[str, set[str]] = {}
+    derived: dict[str, set[str]] = {}
+    imports: dict[str, set[str]] = {}
+    for cell in solution.cells:
+        if cell.cell_type != "code":
+            continue
+        read = free(cell.source)
+        exercise = markers.exercise(cell)
+        if exercise is None:
+            for name in names.bound(cell.source):
+                derived.setdefault(name, set()).update(read)
+            continue
+        binds.setdefault(exercise, set()).update(
+            names.bound(cell.source) | written_module(cell.source))
+        reads.setdefault(exercise, set()).update(read)
+        imports.setdefault(exercise, set()).update(imported(cell.source))
+    for exercise, read in reads.items():  # its own names are its own; a module it imports not
+        read -= binds[exercise]
+        read |= imports[exercise]
+        todo = list(read)
+        while todo:
+            for name in derived.get(todo.pop(), ()):
+                if name not in read:
+                    read.add(name)
+                    todo.append(name)
+    needs = {b: {a for a in binds if a != b and binds[a] & reads[b]} for b in reads}
+    changed = True
+    while changed:  # transitively
+        changed = False
+        for b, found in needs.items():
+            more = set().union(*(needs[a] for a in found)) - found - {b}
+            if more:
+                found |= more
+                changed = True
+    return needs
+
+
+def learners() -> dict[str, str]:
+    """mistake -> the roster learner whose submission holds it: each lesson's mistakes packed,
+    in order, into the first submission that has none in the same exercise nor in one that
+    builds on it or that it builds on."""
+    batches: dict[str, list[list[Mistake]]] = {}
+    found = {}
     for mistake in MISTAKES:
-        learners.setdefault(mistake.learner, []).append(mistake)
+        needs = depends_on(mistake.lesson)
+        mine = mistake.exercise()
+        lesson = batches.setdefault(mistake.lesson, [])
+        for number, batch in enumerate(lesson, start=1):  # noqa: B007 (used after the loop)
+            theirs = {m.exercise() for m in batch}
+            if mine not in theirs and not (needs.get(mine, set()) & theirs) and not any(
+                    mine in needs.get(other, set()) for other in theirs):
+                batch.append(mistake)
+                break
+        else:
+            lesson.append([mistake])
+            number = len(lesson)
+        found[mistake.name] = f"{Path(mistake.lesson).name}-mistakes-{number}"
+    return found
+
+
+def submissions() -> dict[str, tuple[str, object]]:
+    """learner -> (lesson, notebook): the lesson answered correctly except for that learner's
+    mistakes (see `learners`)."""
+    grouped: dict[str, list[Mistake]] = {}
+    for mistake in MISTAKES:
+        grouped.setdefault(mistake.learner, []).append(mistake)
     made = {}
-    for learner, mistakes in learners.items():
-        exercises = [m.cell for m in mistakes]
-        if len(set(exercises)) < len(exercises) or len({m.lesson for m in mistakes}) > 1:
-            raise ValueError(f"batch {learner}: one lesson, at most one mistake per exercise "
-                             f"({', '.join(m.name for m in mistakes)})")
+    for learner, mistakes in grouped.items():
         solution, student = samples.lesson(mistakes[0].lesson)
         answers = samples.answers(solution)
         for mistake in mistakes:
@@ -108,20 +190,20 @@ MISTAKES = (
     # 03_advanced/lake/01_files_to_lake: one per warning of the lesson
     Mistake("event-keys-not-decoded", LAKE, "event-keys-solution",
             right='unquote_plus(record["s3"]["object"]["key"])',
-            wrong='record["s3"]["object"]["key"]', hint="still look URL-encoded", batch=1),
+            wrong='record["s3"]["object"]["key"]', hint="still look URL-encoded"),
     Mistake("event-keys-unquote-not-plus", LAKE, "event-keys-solution",
             right="    message = json.loads(body)\n",
             wrong="    from urllib.parse import unquote as unquote_plus  # the wrong decoder\n"
                   "    message = json.loads(body)\n",
-            hint="a space arrives as '+': decode with unquote_plus", batch=2),
+            hint="a space arrives as '+': decode with unquote_plus"),
     Mistake("validation-not-lazy", LAKE, "validate-file-solution",
-            right=".validate(rows, lazy=True)", wrong=".validate(rows)", hint="lazy=True", batch=1),
+            right=".validate(rows, lazy=True)", wrong=".validate(rows)", hint="lazy=True"),
     Mistake("resent-readings-rejected", LAKE, "validate-file-solution",
             right=".drop_duplicates(ignore_index=True)", wrong="",
-            hint="drop exact duplicates before validating", batch=2),
+            hint="drop exact duplicates before validating"),
     Mistake("append-without-transaction", LAKE, "exactly-once-solution",
             right=", commit_properties=CommitProperties(app_transactions=done))", wrong=")",
-            hint="rows again: record each file as an app transaction", batch=1),
+            hint="rows again: record each file as an app transaction"),
     Mistake("read-rows-before-append", LAKE, "exactly-once-solution",
             right="    new = [f for f in files if snapshot.transaction_version(table.app_id(f.key, "
                   "f.etag)) is None]\n    if not new:\n        return 0\n"
@@ -132,7 +214,7 @@ MISTAKES = (
                   "    if not new:\n        return 0\n"
                   "    data = table.to_arrow(new, dt.datetime.now(dt.UTC))\n"
                   "    done = []  # the rows themselves say which files are there\n",
-            hint="a read of the rows before writing is not a record", batch=2),
+            hint="a read of the rows before writing is not a record"),
     Mistake("quarantine-delete-before-copy", LAKE, "quarantine-solution",
             right="    for source in (key, manifest_key(key)):\n"
                   "        s3.copy_object(Bucket=bucket, Key=quarantine_key(source),\n"
@@ -141,13 +223,13 @@ MISTAKES = (
                   "        s3.copy_object(Bucket=bucket, Key=quarantine_key(source),\n"
                   '                       CopySource={"Bucket": bucket, "Key": source})\n'
                   "        s3.delete_object(Bucket=bucket, Key=source)\n",
-            hint="deleted from incoming/ before", batch=1),
+            hint="deleted from incoming/ before"),
     Mistake("quarantine-manifest-deleted-first", LAKE, "quarantine-solution",
             right="    s3.delete_object(Bucket=bucket, Key=key)\n"
                   "    s3.delete_object(Bucket=bucket, Key=manifest_key(key))\n",
             wrong="    s3.delete_object(Bucket=bucket, Key=manifest_key(key))\n"
                   "    s3.delete_object(Bucket=bucket, Key=key)\n",
-            hint="delete the manifest last", batch=2),
+            hint="delete the manifest last"),
     Mistake("redelivered-key-not-skipped", LAKE, "ingest-batch-solution",
             right="    if manifest is None or data is None:  # not complete yet, or already moved\n"
                   "        counts[\"skipped\"] += 1\n        return\n",
