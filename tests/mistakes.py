@@ -13,6 +13,7 @@ Which exercises build on which is read from the lesson's source (`depends_on`), 
 
 import ast
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from workbook import markers
@@ -31,8 +32,7 @@ class Mistake:
     hint: str  # words the failed check's message must contain
 
     def exercise(self) -> str:
-        solution, _ = samples.lesson(self.lesson)
-        return next(markers.exercise(c) for c in solution.cells if c.id == self.cell)
+        return exercise_of(self.lesson, self.cell)
 
     @property
     def learner(self) -> str:
@@ -45,6 +45,12 @@ class Mistake:
             raise ValueError(f"mistake {self.name}: the solution's cell {self.cell} no longer "
                              f"contains {self.right!r}; update tests/mistakes.py")
         answers[self.cell] = answers[self.cell].replace(self.right, self.wrong)
+
+
+@cache
+def exercise_of(key: str, cell_id: str) -> str:
+    solution, _ = samples.lesson(key)
+    return next(markers.exercise(c) for c in solution.cells if c.id == cell_id)
 
 
 def written_module(source: str) -> set[str]:
@@ -69,6 +75,7 @@ def free(source: str) -> set[str]:
     return names.read(source) - names.defined(source) - arguments
 
 
+@cache
 def depends_on(key: str) -> dict[str, set[str]]:
     """exercise -> the exercises whose cells bind a name its cells read, directly or through
     them (a name bound by a cell outside the exercises stands for the names that cell reads)."""
@@ -111,6 +118,7 @@ def depends_on(key: str) -> dict[str, set[str]]:
     return needs
 
 
+@cache
 def learners() -> dict[str, str]:
     """mistake -> the roster learner whose submission holds it: each lesson's mistakes packed,
     in order, into the first submission that has none in the same exercise nor in one that
@@ -119,10 +127,10 @@ def learners() -> dict[str, str]:
     found = {}
     for mistake in MISTAKES:
         needs = depends_on(mistake.lesson)
-        mine = mistake.exercise()
+        mine = exercise_of(mistake.lesson, mistake.cell)
         lesson = batches.setdefault(mistake.lesson, [])
         for number, batch in enumerate(lesson, start=1):  # noqa: B007 (used after the loop)
-            theirs = {m.exercise() for m in batch}
+            theirs = {exercise_of(m.lesson, m.cell) for m in batch}
             if mine not in theirs and not (needs.get(mine, set()) & theirs) and not any(
                     mine in needs.get(other, set()) for other in theirs):
                 batch.append(mistake)

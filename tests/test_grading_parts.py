@@ -403,3 +403,23 @@ def test_timings_are_relative_to_the_start_and_sorted():
     relative = timings.relative_to(100.0)
     assert list(relative.spans) == ["first", "later"]
     assert relative.spans == {"first": [0.0, 1.0], "later": [5.25, 6.5]}
+
+
+def test_mistake_batches_hold_one_mistake_per_exercise_and_no_exercise_it_builds_on():
+    """The lake lesson's last exercise calls the three before it: its mistake is graded alone;
+    the four others are independent, so their mistakes share submissions."""
+    import mistakes
+
+    needs = mistakes.depends_on(mistakes.LAKE)
+    assert needs["ingest-batch"] == {"validate-file", "exactly-once", "quarantine"}
+    assert needs["event-keys"] == set()
+    batches: dict[str, list] = {}
+    for mistake in mistakes.MISTAKES:
+        batches.setdefault(mistake.learner, []).append(mistake.exercise())
+    for learner, exercises in batches.items():
+        lesson = next(m.lesson for m in mistakes.MISTAKES if m.learner == learner)
+        assert len(set(exercises)) == len(exercises), (learner, exercises)
+        for exercise in exercises:
+            assert not mistakes.depends_on(lesson).get(exercise, set()) & set(exercises)
+    alone = next(m for m in mistakes.MISTAKES if m.exercise() == "ingest-batch")
+    assert batches[alone.learner] == ["ingest-batch"]

@@ -113,10 +113,17 @@ def manager(kernel: Kernel) -> ConfinedKernelManager:
     return km
 
 
+def is_setup(cell) -> bool:
+    return cell.get("metadata", {}).get("workbook", {}).get("role") == "setup"
+
+
 def client(nb, kernel: Kernel, spec: dict, allow_errors: bool = True) -> CappedClient:
-    limit = spec["cell_timeout_s"]
+    limit, setup = spec["cell_timeout_s"], spec.get("setup_timeout_s", spec["cell_timeout_s"])
     return CappedClient(
         nb, km=manager(kernel), timeout=limit, allow_errors=allow_errors,
+        # The lesson's setup cells (copied from the source with their role; a learner's cell
+        # never has one) may start services: they get the longer limit.
+        timeout_func=lambda cell: setup if is_setup(cell) else limit,
         interrupt_on_timeout=True, record_timing=False, startup_timeout=120,
         error_on_timeout={"ename": "CellTimeout",
                           "evalue": f"the cell was stopped after {limit} s (an endless loop, "

@@ -155,6 +155,7 @@ def write_private(plan: assemble.Plan, source_nb, box: sandbox.Sandbox, job: Job
     spec = {"kernels": kernels(python, box, job.limits, areas), "folders": folders(box, areas),
             "requires": required, "verdicts": plan.verdicts(),
             "checker_setup": plan.checker_setup, "cell_timeout_s": job.limits.cell_timeout_s,
+            "setup_timeout_s": max(job.limits.setup_timeout_s, job.limits.cell_timeout_s),
             "output_bytes": job.limits.output_bytes}
     (private / "spec.json").write_text(json.dumps(spec))
 
