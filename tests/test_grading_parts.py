@@ -423,3 +423,20 @@ def test_mistake_batches_hold_one_mistake_per_exercise_and_no_exercise_it_builds
             assert not mistakes.depends_on(lesson).get(exercise, set()) & set(exercises)
     alone = next(m for m in mistakes.MISTAKES if m.exercise() == "ingest-batch")
     assert batches[alone.learner] == ["ingest-batch"]
+
+
+def test_only_the_lessons_own_setup_cells_get_the_setup_time_limit():
+    """A learner who marks an answer cell (or a cell of their own) as setup gets nothing for it:
+    the learner's notebook is rebuilt from the source, and only its setup cells keep a role."""
+    from workbook.grading import assemble, execute, samples
+
+    source, _ = samples.lesson("01_beginner/00_orientation")
+    submission = samples.correct("01_beginner/00_orientation")
+    answer = next(c for c in submission.cells if markers.role(c) == "solution")
+    answer.metadata["workbook"]["role"] = "setup"
+    submission.cells.append(nbformat.v4.new_code_cell(
+        "while True: pass", metadata={"workbook": {"role": "setup"}}))
+    plan = assemble.assemble(source, submission, {}, "/e", "/l")
+    timed = [c for c in plan.learner.cells if execute.is_setup(c)]
+    assert [c.id for c in timed] == [c.id for c in source.cells if markers.role(c) == "setup"]
+    assert timed and "while True" not in "".join(c.source for c in timed)
