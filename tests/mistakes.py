@@ -20,6 +20,7 @@ from workbook import markers
 from workbook.grading import names, samples
 
 LAKE = "03_advanced/lake/01_files_to_lake"
+OBSERVABILITY = "03_advanced/prefect/05_observability"
 
 
 @dataclass(frozen=True)
@@ -242,4 +243,63 @@ MISTAKES = (
             right="    if manifest is None or data is None:  # not complete yet, or already moved\n"
                   "        counts[\"skipped\"] += 1\n        return\n",
             wrong="", hint="skip a file whose manifest or data is gone"),
+    # 03_advanced/prefect/05_observability: metric types and labels, PromQL, the alert rule
+    # (promtool), the Sentry hook
+    Mistake("device-files-as-gauge", OBSERVABILITY, "device-metrics-solution",
+            right="    files = Counter(", wrong="    files = Gauge(",
+            hint="a count that only grows is a Counter"),
+    Mistake("device-last-upload-as-counter", OBSERVABILITY, "device-metrics-solution",
+            right="    last = Gauge(", wrong="    last = Counter(",
+            hint="a timestamp is set, not added to"),
+    Mistake("device-label-per-key", OBSERVABILITY, "device-metrics-solution",
+            right="        files.labels(device=device).inc()\n"
+                  "        last.labels(device=device).set(",
+            wrong="        files.labels(device=key).inc()\n"
+                  "        last.labels(device=key).set(",
+            hint="cardinality explosion"),
+    Mistake("promql-without-job", OBSERVABILITY, "promql-solution",
+            right="'sum(lake_rows_written_total{job=\"lake_ingest\"})'",
+            wrong="'sum(lake_rows_written_total)'", hint="name the job"),
+    Mistake("promql-rate-of-pushed-counter", OBSERVABILITY, "promql-solution",
+            right="'sum(lake_rows_written_total{job=\"lake_ingest\"})'",
+            wrong="'sum(rate(lake_rows_written_total{job=\"lake_ingest\"}[1m]))'",
+            hint="rate() of a pushed counter is 0"),
+    Mistake("promql-rate-of-gauge", OBSERVABILITY, "promql-solution",
+            right="'time() - max(lake_newest_reading_timestamp_seconds{job=\"lake_ingest\"})'",
+            wrong="'max(rate(lake_newest_reading_timestamp_seconds{job=\"lake_ingest\"}[5m]))'",
+            hint="rate() of a gauge"),
+    Mistake("promql-age-in-minutes", OBSERVABILITY, "promql-solution",
+            right="'time() - max(lake_newest_reading_timestamp_seconds{job=\"lake_ingest\"})'",
+            wrong="'(time() - max(lake_newest_reading_timestamp_seconds{job=\"lake_ingest\"}))"
+                  " / 60'",
+            hint="in seconds (not minutes"),
+    Mistake("alert-without-for", OBSERVABILITY, "alert-rule-solution",
+            right='no_fresh_data_for = "5m"', wrong="no_fresh_data_for = None",
+            hint="add for: 5m"),
+    Mistake("alert-compares-backwards", OBSERVABILITY, "alert-rule-solution",
+            right="> 30 * 60", wrong="< 30 * 60", hint="the comparison is backwards"),
+    Mistake("alert-threshold-in-minutes", OBSERVABILITY, "alert-rule-solution",
+            right="> 30 * 60", wrong="> 30", hint="30 minutes is 30 * 60"),
+    Mistake("alert-without-max", OBSERVABILITY, "alert-rule-solution",
+            right="time() - max(lake_newest_reading_timestamp_seconds) >",
+            wrong="time() - lake_newest_reading_timestamp_seconds >",
+            hint="take max() over them"),
+    Mistake("sentry-init-in-hook", OBSERVABILITY, "sentry-hook-solution",
+            right="    error = state.result(raise_on_failure=False)\n",
+            wrong="    init_sentry()  # make sure Sentry is set up\n"
+                  "    error = state.result(raise_on_failure=False)\n",
+            hint="init once per process"),
+    Mistake("sentry-without-flush", OBSERVABILITY, "sentry-hook-solution",
+            right="    sentry_sdk.flush(timeout=5)\n", wrong="",
+            hint="captured without flushing"),
+    Mistake("sentry-logging-integration", OBSERVABILITY, "sentry-hook-solution",
+            right=", default_integrations=False)", wrong=")",
+            hint="init with default_integrations=False"),
+    Mistake("sentry-without-run-tag", OBSERVABILITY, "sentry-hook-solution",
+            right='        scope.set_tag("flow_run_id", str(flow_run.id))\n', wrong="",
+            hint="flow_run_id = str(flow_run.id)"),
+    Mistake("sentry-message-not-exception", OBSERVABILITY, "sentry-hook-solution",
+            right="sentry_sdk.capture_exception(error)",
+            wrong='sentry_sdk.capture_message(f"flow run failed: {error}")',
+            hint="capture the exception"),
 )
