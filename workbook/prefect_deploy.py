@@ -45,11 +45,22 @@ def environ() -> dict[str, str]:
             "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_S, "PREFECT_CLI_PROMPT": "false"}
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 180) -> tuple[int, str]:
-    """`prefect ARGS` (this environment's CLI): its exit code and its output."""
+class CommandFailed(RuntimeError):
+    """A `prefect` command that exited with an error; its message ends with Prefect's own."""
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 180,
+        check: bool = False) -> tuple[int, str]:
+    """`prefect ARGS` (this environment's CLI): its exit code and its output. `check`: raise
+    CommandFailed, with the output's last line (where Prefect says why), when it fails."""
     done = subprocess.run([str(prefect_home.prefect_cli()), *args], cwd=cwd, env=environ(),
                           capture_output=True, text=True, timeout=timeout)
-    return done.returncode, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    if check and done.returncode != 0:
+        last = [line for line in output.splitlines() if line.strip()][-1:]
+        raise CommandFailed(f"prefect {' '.join(args)} exited with {done.returncode}: "
+                            + " ".join(line.strip() for line in last))
+    return done.returncode, output
 
 
 def create_pool(name: str, kind: str = "process") -> str:
@@ -107,8 +118,19 @@ def wait_for_run(run_id, timeout_s: float = WAIT_S) -> dict:
                        for s in states]}
 
 
-def run_verdict(run: dict, pool: str) -> str | None:
-    """Why a deployment's run did not complete, naming the cause; None when it did."""
+def log_error(log: Path) -> str:
+    """The last line of a worker's log that names an error ('' when none does)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    found = [line.strip() for line in lines if re.search(r"\w+(Error|Exception)\b", line)]
+    return found[-1][:300] if found else ""
+
+
+def run_verdict(run: dict, pool: str, worker_said: str = "") -> str | None:
+    """Why a deployment's run did not complete, naming the cause; None when it did.
+    `worker_said`: the worker log's last error line, quoted when the run failed."""
     if run["state"] == "COMPLETED":
         return None
     if run["state"] in WAITING:
@@ -119,7 +141,9 @@ def run_verdict(run: dict, pool: str) -> str | None:
                     f"pool, `prefect worker start --pool {pool}`, and deploy to that pool")
         return (f"the run is still {run['name']} after {run['waited_s']} s although a worker "
                 f"polls {run['pool']!r}: read the worker's log")
-    return (f"the run ended {run['name']}: {run['message'][:300]} (the worker's log says why)")
+    said = f"; the worker's log says: {worker_said}" if worker_said else ""
+    return (f"the run ended {run['name']}: {run['message'][:300]}{said} (read the worker's log, "
+            "flows/worker.log, for the whole story)")
 
 
 # prefect.yaml -----------------------------------------------------------------------------
