@@ -21,6 +21,7 @@ from workbook.grading import names, samples
 
 LAKE = "03_advanced/lake/01_files_to_lake"
 OBSERVABILITY = "03_advanced/prefect/05_observability"
+DEPLOY = "03_advanced/prefect/06_deployment"
 
 
 @dataclass(frozen=True)
@@ -302,4 +303,34 @@ MISTAKES = (
             right="sentry_sdk.capture_exception(error)",
             wrong='sentry_sdk.capture_message(f"flow run failed: {error}")',
             hint="capture the exception"),
+    # 03_advanced/prefect/06_deployment: prefect.yaml, the worker run, the ECS task definition
+    Mistake("entrypoint-without-flow-function", DEPLOY, "prefect-yaml-solution",
+            right="entrypoint: ingest_deployment.py:ingest_sensors",
+            wrong="entrypoint: ingest_deployment.py", hint="the file AND the flow function"),
+    Mistake("deployment-without-tags", DEPLOY, "prefect-yaml-solution",
+            right="    tags: [sensors, lake]\n", wrong="", hint="has no tags"),
+    Mistake("parameter-the-flow-does-not-take", DEPLOY, "prefect-yaml-solution",
+            right="      bucket: prefect-06\n",
+            wrong="      bucket: prefect-06\n      date: 2015-06-01\n",
+            hint="parameters the flow does not take: ['date']"),
+    Mistake("worker-on-another-pool", DEPLOY, "worker-run-solution",
+            right='"worker", "start", "--pool", POOL]',
+            wrong='"worker", "start", "--pool", "default"]',
+            hint="no worker polls the work pool 'sensors-process'"),
+    Mistake("ecs-without-fargate", DEPLOY, "ecs-task-solution",
+            right='        "requiresCompatibilities": ["FARGATE"],\n', wrong="",
+            hint='requiresCompatibilities: ["FARGATE"]'),
+    Mistake("ecs-invalid-fargate-pair", DEPLOY, "ecs-task-solution",
+            right='"memory": "1024"', wrong='"memory": "512"',
+            hint="is not a valid Fargate pair"),
+    Mistake("ecs-container-without-image", DEPLOY, "ecs-task-solution",
+            right='            "image": image,\n', wrong="",
+            hint="every container needs an `image`"),
+    Mistake("ecs-without-api-url", DEPLOY, "ecs-task-solution",
+            right='            "environment": [{"name": "PREFECT_API_URL", "value": api_url}],\n',
+            wrong="", hint="PREFECT_API_URL is None in the container's environment"),
+    Mistake("cloud-run-cpu-throttled", DEPLOY, "cloud-run-solution",
+            right='{"run.googleapis.com/cpu-throttling": "false",\n'
+                  '                                         "autoscaling',
+            wrong='{"autoscaling', hint="cpu-throttling"),
 )

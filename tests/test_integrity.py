@@ -160,6 +160,9 @@ def test_the_prefect_suite_fails_what_it_should(tmp_path):
     for name, change in cases.items():
         (flows / f"{name}.py").write_text(FLOW.format(name=name, **{**good, **change}))
     (flows / "prefect.yaml").write_text(PREFECT_YAML)
+    # another project file of the folder (`prefect deploy --prefect-file`): judged too
+    (flows / "prefect.docker.yaml").write_text(
+        "deployments:\n  - name: in-docker\n    entrypoint: gone.py:good\n")
     (flows / "helpers.py").write_text(HELPERS)
     (flows / "uses_helpers.py").write_text(USES_HELPERS)
     started = time.perf_counter()
@@ -187,5 +190,7 @@ def test_the_prefect_suite_fails_what_it_should(tmp_path):
                           "Prefect server."],
         "prefect.yaml": ["deployment ghost: entrypoint 'good.py:ghost' names no flow in this "
                          "folder"],
+        "prefect.docker.yaml": ["deployment in-docker: entrypoint 'gone.py:good' names no flow "
+                                "in this folder"],
     }
     assert not list(flows.glob("*.ran")), "a flow ran while the suite imported its file"

@@ -228,7 +228,8 @@ def _time_limit(signum, frame):
 
 def prefect(folder: Path) -> dict[str, list[str]]:
     """{file in `folder`: its problems} for every Python file of a flows folder and its
-    prefect.yaml. Each file is loaded as Prefect loads a deployment's entrypoint
+    project files (prefect.yaml, and prefect.<variant>.yaml that `prefect deploy --prefect-file`
+    reads). Each file is loaded as Prefect loads a deployment's entrypoint
     (`load_script_as_module`), under `report`'s settings: no API URL and no temporary server,
     so that a flow run or an API call made at import time fails at once instead of running."""
     import signal
@@ -240,8 +241,10 @@ def prefect(folder: Path) -> dict[str, list[str]]:
     files = sorted(folder.rglob("*.py"))
     found = {str(p.relative_to(folder)): runs_at_import(p.read_text()) for p in files}
     deployments: list[dict] = []
-    if (folder / "prefect.yaml").exists():
-        deployments, found["prefect.yaml"] = read_deployments(folder / "prefect.yaml")
+    projects: dict[str, list[dict]] = {}  # prefect.yaml, and others such as prefect.docker.yaml
+    for project in sorted(folder.glob("prefect*.yaml")):
+        projects[project.name], found[project.name] = read_deployments(project)
+        deployments += projects[project.name]
     flows: dict[str, set[str]] = {}  # file -> the flows it defines, for prefect.yaml's check
     signal.signal(signal.SIGALRM, _time_limit)
     for path in files:
@@ -265,12 +268,12 @@ def prefect(folder: Path) -> dict[str, list[str]]:
         for attribute, flow in own.items():
             found[name] += flow_problems(attribute, flow, module.__doc__ or "",
                                          tags.get(attribute, False))
-    for deployment in deployments:
+    for project, deployment in ((p, d) for p, listed in projects.items() for d in listed):
         file, _, attribute = str(deployment.get("entrypoint", "")).rpartition(":")
         known = flows.get(str(Path(file)))
         if (known is None and str(Path(file)) not in found) or (
                 known is not None and attribute not in known):
-            found["prefect.yaml"].append(
+            found[project].append(
                 f"deployment {deployment.get('name')}: entrypoint "
                 f"{deployment.get('entrypoint')!r} names no flow in this folder")
     return found

@@ -28,9 +28,12 @@ def start() -> Endpoint:
     if not cli.exists():
         raise ServiceError(MISSING.format(cli=cli))
     port, home = base.free_port(), base.state_folder(NAME)
-    proc = base.spawn([str(cli), "server", "start", "--host", "127.0.0.1", "--port", str(port),
-                       "--analytics-off"], base.log_file(NAME), env=server_environ(home))
     root = f"http://127.0.0.1:{port}"
+    # The UI asks its server's settings where the API is; `--port` does not change that answer
+    # (it stays Prefect's default, port 4200), so the UI would call a server that is not there.
+    env = {**server_environ(home), "PREFECT_SERVER_UI_API_URL": f"{root}/api"}
+    proc = base.spawn([str(cli), "server", "start", "--host", "127.0.0.1", "--port", str(port),
+                       "--analytics-off"], base.log_file(NAME), env=env)
     return Endpoint(NAME, f"{root}/api", port, proc.pid, {"home": str(home), "ui": root})
 
 
