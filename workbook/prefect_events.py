@@ -487,14 +487,14 @@ def probe_watcher(handle, bucket: str) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- the benchmark's latency
 
-SERVE_SCRIPT = '''"""The reference event-driven ingestion (prefect_events.measure_latency)."""
+REFERENCE_FLOWS = '''"""The reference event-driven ingestion (prefect_events.start_reference)."""
 from prefect import flow, serve
 
 from workbook import prefect_events
 from workbook.lake import ingest
 
 
-@flow(name="latency-ingest-file", retries=1)
+@flow(name="reference-ingest-file", retries=1)
 def ingest_file(key: str) -> dict:
     """Ingest one file (workbook.lake.ingest)."""
     report = ingest.ingest([key], prefect_events.lake_from_environ())
@@ -503,7 +503,7 @@ def ingest_file(key: str) -> dict:
 
 if __name__ == "__main__":
     bucket = prefect_events.lake_from_environ().bucket
-    serve(ingest_file.to_deployment("on-upload", tags=["benchmark"],
+    serve(ingest_file.to_deployment("on-upload", tags=["reference"],
                                     triggers=[prefect_events.file_trigger(bucket)]))
 '''
 
@@ -520,41 +520,54 @@ def latencies(lake: Lake, keys: list[str]) -> dict[str, float]:
                                 committed[key].to_pydatetime()) for key in keys}
 
 
+REFERENCE_DEPLOYMENT = "reference-ingest-file/on-upload"
+
+
+def start_reference(lake: Lake, queue_url: str, folder: Path) -> tuple[Background, Background]:
+    """The reference path in the background: its ingestion flow served with the reference
+    trigger, and the reference watcher on `queue_url`; both registered and ready. Stop them."""
+    (folder / "reference_flows.py").write_text(REFERENCE_FLOWS)
+    served = start("reference-serve", [str(folder / "reference_flows.py")], lake, flows=folder,
+                   logs=folder)
+    watcher = start("reference-watcher", ["-m", "workbook.prefect_events", "watch"], lake,
+                    queue_url, logs=folder)
+    try:
+        wait_served(served, REFERENCE_DEPLOYMENT)
+        wait_until(lambda: "watching" in watcher.tail(), SERVE_TIMEOUT_S, "the watcher to start",
+                   watcher)
+    except BaseException:
+        served.stop()
+        watcher.stop()
+        raise
+    return served, watcher
+
+
 def measure_latency(files: int = 3, workspace: str | None = None, timeout: float = 120,
                     seed: int = 2041) -> dict:
     """Event-to-row latency of the event-driven path, measured end to end on the project's
     services: the reference flow served with its trigger and the reference watcher in the
-    background, `files` good files uploaded one after another, and each file's upload-to-row
-    seconds read back. Uses lesson 02's bucket and queue (emptied). For `make bench`."""
-    from workbook import prefect_lesson
+    background (`start_reference`), `files` good files uploaded at once, and each file's
+    upload-to-row seconds read back from the table. Uses lesson 02's bucket and queue
+    (emptied first). For the benchmark."""
+    from workbook import lake_lesson, prefect_lesson
 
     lesson = prefect_lesson.setup("02_event_driven", "2015-06-01T12:00", 1, seed, workspace)
     lake, queue_url = lesson.lake.lake, lesson.lake.queue_url
-    folder = Path(tempfile.mkdtemp(prefix="latency-"))
-    (folder / "latency_flows.py").write_text(SERVE_SCRIPT)
     started = time.monotonic()
-    served = start("latency-serve", [str(folder / "latency_flows.py")], lake, flows=folder,
-                   logs=folder)
-    watcher = start("latency-watcher", ["-m", "workbook.prefect_events", "watch"], lake,
-                    queue_url, logs=folder)
+    served, watcher = start_reference(lake, queue_url, Path(tempfile.mkdtemp(prefix="latency-")))
     try:
-        wait_served(served, "latency-ingest-file/on-upload")
         ready_s = time.monotonic() - started
         chosen = [f for f in lesson.lake.files() if f.disposition == "accept"][:files]
-        from workbook import lake_lesson
-
         keys = lake_lesson.upload(lesson.lake, chosen)
         wait_committed(lake, keys, timeout, served, watcher)
         measured = latencies(lake, keys)
-        runs = flow_runs("latency-ingest-file/on-upload", served.started)
     finally:
         served.stop()
         watcher.stop()
     values = sorted(measured.values())
     return {"files": len(values), "serve_ready_s": round(ready_s, 1),
             "latency_s": {k: round(v, 1) for k, v in measured.items()},
-            "median_s": round(values[len(values) // 2], 1), "max_s": round(values[-1], 1),
-            "runs": [str(r) for r in runs]}
+            "median_s": round(values[len(values) // 2], 1), "max_s": round(values[-1], 1)}
 
 
 if __name__ == "__main__":
