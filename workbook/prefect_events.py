@@ -369,17 +369,30 @@ def flow_runs(deployment_name: str, since: dt.datetime) -> list[dict]:
 
 
 def wait_runs_final(deployment_name: str, since: dt.datetime, keys: list[str], timeout: float,
-                    *watched: Background) -> list[dict]:
+                    *watched: Background, prefix: str = "incoming/") -> list[dict]:
     """Wait until a run of the deployment since `since` for each of `keys` (its `key`
     parameter) reached a final state; those runs (a run an earlier session left scheduled, for
-    another file, is not counted)."""
+    another file, is not counted). Fails at once when as many runs finished with a key that
+    is no key under `prefix` (a trigger passing the wrong value)."""
     final = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
     def ours() -> list[dict]:
         return [r for r in flow_runs(deployment_name, since) if r["parameters"].get("key") in keys]
 
-    wait_until(lambda: {r["parameters"]["key"] for r in ours() if r["state"] in final}
-               >= set(keys), timeout,
+    def done() -> bool:
+        runs = flow_runs(deployment_name, since)
+        finished = {r["parameters"].get("key") for r in runs if r["state"] in final}
+        if finished >= set(keys):
+            return True
+        strays = [r["parameters"] for r in runs if r["state"] in final
+                  and not str(r["parameters"].get("key")).startswith(prefix)]
+        if len(strays) >= len(keys):  # the trigger gives its runs no key of the bucket
+            raise RuntimeError(f"{len(strays)} run(s) of {deployment_name} finished with "
+                               f"parameters {strays[:3]}, none for {sorted(keys)[:3]}: what "
+                               "key does the trigger pass?")
+        return False
+
+    wait_until(done, timeout,
                f"a finished run of {deployment_name} for each of {len(keys)} file(s)", *watched)
     return ours()
 
