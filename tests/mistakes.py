@@ -22,6 +22,7 @@ from workbook.grading import names, samples
 LAKE = "03_advanced/lake/01_files_to_lake"
 OBSERVABILITY = "03_advanced/prefect/05_observability"
 DEPLOY = "03_advanced/prefect/06_deployment"
+EVENTS = "03_advanced/prefect/02_event_driven"
 
 
 @dataclass(frozen=True)
@@ -333,4 +334,44 @@ MISTAKES = (
             right='{"run.googleapis.com/cpu-throttling": "false",\n'
                   '                                         "autoscaling',
             wrong='{"autoscaling', hint="cpu-throttling"),
+    # 03_advanced/prefect/02_event_driven: the trigger, the watcher, the sweep
+    Mistake("trigger-without-match", EVENTS, "trigger-solution",
+            right='        match={"prefect.resource.id": f"s3.{bucket}.*"},\n', wrong="",
+            hint="no match filter starts a run for every such event"),
+    Mistake("trigger-without-expect", EVENTS, "trigger-solution",
+            right="        expect={EVENT},\n", wrong="", hint="name the event in expect"),
+    Mistake("trigger-key-from-resource-id", EVENTS, "trigger-solution",
+            right='parameters={"key": "{{ event.payload.key }}"}',
+            wrong='parameters={"key": "{{ event.resource.id }}"}',
+            hint="pass the key itself, from {{ event.payload.key }}"),
+    Mistake("watcher-delete-before-emit", EVENTS, "watcher-solution",
+            right="    for key in files:\n"
+                  '        emit(event=EVENT, resource={"prefect.resource.id": '
+                  'f"s3.{bucket}.{key}"},\n'
+                  '             payload={"key": key})\n'
+                  '    delete(message["ReceiptHandle"])\n',
+            wrong='    delete(message["ReceiptHandle"])  # handled: off the queue\n'
+                  "    for key in files:\n"
+                  '        emit(event=EVENT, resource={"prefect.resource.id": '
+                  'f"s3.{bucket}.{key}"},\n'
+                  '             payload={"key": key})\n',
+            hint="deleting before emitting loses the file if the watcher dies"),
+    Mistake("watcher-event-per-object", EVENTS, "watcher-solution",
+            right="    files = [data_key(key) for key in parse_event(message[\"Body\"])\n"
+                  "             if key.endswith(MANIFEST_SUFFIX)]\n",
+            wrong="    files = [data_key(key) for key in parse_event(message[\"Body\"])]\n",
+            hint="emitting for the manifest AND the data file"),
+    Mistake("watcher-delete-per-file", EVENTS, "watcher-solution",
+            right='             payload={"key": key})\n    delete(message["ReceiptHandle"])\n',
+            wrong='             payload={"key": key})\n        delete(message["ReceiptHandle"])\n',
+            hint="delete each message once, whatever it holds"),
+    Mistake("sweep-without-committed-filter", EVENTS, "sweep-solution",
+            right="    return [key for key in listed if (key, etags[key]) not in done], "
+                  "watermark\n",
+            wrong="    return listed, watermark  # ingest skips what it holds anyway\n",
+            hint="file(s) the table already holds"),
+    Mistake("sweep-ignores-watermark", EVENTS, "sweep-solution",
+            right="list_new_keys(lake.s3, lake.bucket, since, prefix=lake.incoming)",
+            wrong="list_new_keys(lake.s3, lake.bucket, None, prefix=lake.incoming)",
+            hint="pass `since` to list_new_keys"),
 )

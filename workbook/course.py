@@ -65,9 +65,13 @@ TRACKS = (
     # reuse its functions (workbook.lake) and its lesson rather than copy them into each track.
     # Its environment is prefect's, the one with deltalake, pandera and boto3.
     Track("03_advanced", "lake", "prefect", ("01_files_to_lake",)),
-    # Environment, kernel and the integrity suite's Prefect adapter first; its lessons come with
-    # their notebooks (until then the suite has no file of theirs to judge, and says so).
-    Track("03_advanced", "prefect", "prefect", ("05_observability", "06_deployment"), PREFECT),
+    # The Prefect track: each lesson wraps the lake pipeline (workbook.lake) in flows
+    # (workbook.prefect_lesson and one helper module per lesson, workbook.prefect_*).
+    Track("03_advanced", "prefect", "prefect", (
+        "02_event_driven",
+        "05_observability",
+        "06_deployment",
+    ), PREFECT),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order
 
