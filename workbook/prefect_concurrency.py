@@ -188,11 +188,11 @@ def limits() -> dict[str, int]:
 
 def forget_missing_tag_limits() -> None:
     """Forget what this process learnt about tags without a limit. Prefect 3.9's task engine
-    asks the server for a tag's limit once per process; when there is none it remembers that
-    (prefect.concurrency.services._no_limits_cache) and never asks again, so a tag limit
-    created later is ignored by a process that already ran tasks with that tag (a worker, a
-    served flow, a kernel) until it restarts. The lesson runs "before" and "after" in one
-    kernel, so it clears that memory in between; in production, create limits first."""
+    keeps, per process, the tags whose limit the server did not have
+    (prefect.concurrency.services._no_limits_cache) and stops asking for them; in the lesson's
+    kernel a tag limit created after a run of that tag was then ignored by the next run. The
+    lesson runs "before" and "after" in one kernel, so it clears that memory in between; in
+    production, create limits before the workers start."""
     from prefect.concurrency import services
 
     with services._cache_lock:

@@ -102,22 +102,6 @@ def test_the_tag_limit_holds_and_reads_overlap_without_it(uploaded, answer_key, 
     assert sum(r["good"] for r in limited) == sum(r["good"] for r in without) > 0
 
 
-def test_a_process_that_saw_no_tag_limit_ignores_one_made_later(uploaded, answer_key, flows,
-                                                                 client):
-    """Prefect 3.9 remembers per process that a tag had no limit (what the lesson warns of, and
-    why it calls forget_missing_tag_limits): if this starts failing, Prefect changed, and the
-    lesson's text must change with it."""
-    tag = f"s3-read-{uuid.uuid4().hex[:8]}"
-    groups = groups_of([f.key for f in answer_key.files][:48], 2)
-    flows.read_all(uploaded.bucket, uploaded.endpoint_url, groups, tag)
-    client.create_concurrency_limit(tag=tag, concurrency_limit=1)
-    try:
-        again = flows.read_all(uploaded.bucket, uploaded.endpoint_url, groups, tag)
-    finally:
-        client.delete_concurrency_limit_by_tag(tag)
-    assert pc.peak_in_flight(pc.intervals_of(again)) > 1
-
-
 def test_one_writer_at_a_time_under_the_global_limit(s3_endpoint, answer_key, flows, client,
                                                       lake):
     """Four writers given the same files: without the limit their commits overlap and race
