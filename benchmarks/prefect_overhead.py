@@ -3,9 +3,9 @@
 `overhead_figures(data)` (base environment, for benchmarks/__main__.py) runs this module in the
 prefect environment, against a Prefect server of its own in the bench's state folder (started
 and stopped here unless one was running), and returns the seconds per call as a dict:
-direct_call_s, task_run_mapped_s (each of `tasks` task runs `.map`-ped in one flow run, the
-empty flow run subtracted), task_run_sequential_s (the same called one after another),
-flow_run_s (a flow run of the same function), and the run's wall time and peak memory.
+direct_call_s, task_run_mapped_s (each of `tasks` task runs `.map`-ped at once, timed inside
+the flow run), task_run_sequential_s (the same called one after another), flow_run_s (a flow
+run of the same function), and the run's wall time and peak memory.
 
 `python -m benchmarks.prefect_overhead OUT [TASKS FLOWS]` (prefect environment): the measure
 itself (workbook.prefect_concurrency.overhead, which the concurrency lesson also shows),
