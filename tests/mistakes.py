@@ -23,6 +23,7 @@ LAKE = "03_advanced/lake/01_files_to_lake"
 OBSERVABILITY = "03_advanced/prefect/05_observability"
 DEPLOY = "03_advanced/prefect/06_deployment"
 EVENTS = "03_advanced/prefect/02_event_driven"
+CONCURRENCY = "03_advanced/prefect/03_concurrency"
 
 
 @dataclass(frozen=True)
@@ -410,4 +411,35 @@ MISTAKES = (
             right="list_new_keys(lake.s3, lake.bucket, since, prefix=lake.incoming)",
             wrong="list_new_keys(lake.s3, lake.bucket, None, prefix=lake.incoming)",
             hint="pass `since` to list_new_keys"),
+    # 03_advanced/prefect/03_concurrency
+    Mistake("touching-tasks-counted-concurrent", CONCURRENCY, "peak-solution",
+            right="                    [(end, -1) for start, end in intervals])\n",
+            wrong="                    [(end, -1) for start, end in intervals],\n"
+                  "                    key=lambda event: event[0])  # by time only\n",
+            hint="at equal times, count the ends before the starts"),
+    Mistake("tasks-counted-not-overlaps", CONCURRENCY, "peak-solution",
+            right="    events = sorted(",
+            wrong="    return sum(any(s < end and start < e for s, e in intervals if (s, e) != "
+                  "(start, end))\n               for start, end in intervals)\n"
+                  "    events = sorted(",
+            hint="not how many tasks overlap some other one"),
+    Mistake("read-task-untagged", CONCURRENCY, "read-limit-solution",
+            right="@task(tags=[READ_TAG], retries=2", wrong="@task(retries=2",
+            hint="put tags=[READ_TAG] on the @task read_device"),
+    Mistake("tag-limit-for-another-tag", CONCURRENCY, "read-limit-solution",
+            right="client.create_concurrency_limit(tag=READ_TAG,",
+            wrong='client.create_concurrency_limit(tag="s3-reads",',
+            hint="a limit created for a different tag does not apply"),
+    Mistake("tag-limit-hard-coded", CONCURRENCY, "read-limit-solution",
+            right="concurrency_limit=limit)", wrong="concurrency_limit=3)",
+            hint="use the `limit` argument"),
+    Mistake("writer-limit-never-created", CONCURRENCY, "writer-limit-solution",
+            right="    client.upsert_global_concurrency_limit_by_name(WRITER, limit=1)\n",
+            wrong="    pass  # concurrency() makes the limit the first time it is used\n",
+            hint="concurrency() does not create a missing limit, a missing limit means no limit"),
+    Mistake("commit-outside-the-limit", CONCURRENCY, "writer-limit-solution",
+            right="    with concurrency(WRITER, occupy=1):\n"
+                  "        return steps.timed_commit(bucket, endpoint, batch)\n",
+            wrong="    return steps.timed_commit(bucket, endpoint, batch)\n",
+            hint="wrap the commit (steps.timed_commit) in `with concurrency(WRITER, occupy=1):`"),
 )

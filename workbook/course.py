@@ -69,6 +69,7 @@ TRACKS = (
     # (workbook.prefect_lesson and one helper module per lesson, workbook.prefect_*).
     Track("03_advanced", "prefect", "prefect", (
         "02_event_driven",
+        "03_concurrency",
         "05_observability",
         "06_deployment",
     ), PREFECT),

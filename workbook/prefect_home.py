@@ -18,6 +18,11 @@ ENV = "prefect"
 # Seconds a server may take to answer. Measured here: 20 s warm and 40 s cold with the machine
 # loaded (load 6 on 2 cores), over 120 s cold at load 15; Prefect's default (20 s) fails there.
 STARTUP_TIMEOUT_S = 240
+# Seconds at most that a task run waiting for a concurrency slot sleeps before asking the server
+# again (its answer's Retry-After). Prefect's defaults, 10 s for tag limits and 30 s for global
+# limits, suit hour-long tasks; with sub-second tasks (the lessons') they leave slots idle for
+# most of a run: 40 reads under a tag limit of 3 took 42 s with them, a few seconds with this.
+SLOT_WAIT_S = 0.2
 
 
 def default_home() -> Path:
@@ -35,6 +40,9 @@ def environ(home: Path | None = None, api_url: str = "") -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # the server's usage report (offline: errors)
         "DO_NOT_TRACK": "1",  # the SDK's own usage events (prefect._internal.analytics)
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(STARTUP_TIMEOUT_S),
+        # read by the server (and by an ephemeral one): see SLOT_WAIT_S
+        "PREFECT_SERVER_TASKS_TAG_CONCURRENCY_SLOT_WAIT_SECONDS": str(SLOT_WAIT_S),
+        "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": str(SLOT_WAIT_S),
     }
     if api_url:
         variables["PREFECT_API_URL"] = api_url
