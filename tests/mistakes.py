@@ -24,6 +24,7 @@ OBSERVABILITY = "03_advanced/prefect/05_observability"
 DEPLOY = "03_advanced/prefect/06_deployment"
 EVENTS = "03_advanced/prefect/02_event_driven"
 CONCURRENCY = "03_advanced/prefect/03_concurrency"
+PREFECT_04 = "03_advanced/prefect/04_features_and_artifacts"
 
 
 @dataclass(frozen=True)
@@ -442,4 +443,26 @@ MISTAKES = (
                   "        return steps.timed_commit(bucket, endpoint, batch)\n",
             wrong="    return steps.timed_commit(bucket, endpoint, batch)\n",
             hint="wrap the commit (steps.timed_commit) in `with concurrency(WRITER, occupy=1):`"),
+    # 03_advanced/prefect/04_features_and_artifacts
+    Mistake("artifact-key-with-underscore", PREFECT_04, "ingest-artifacts-solution",
+            right='key="ingest-report"', wrong='key="ingest_report"',
+            hint="only lowercase letters, numbers and dashes"),
+    Mistake("features-from-the-whole-table", PREFECT_04, "touched-partitions-solution",
+            right="lf.read_readings(lake.table_uri(), lake.storage_options, dates=dates)",
+            wrong="lf.read_readings(lake.table_uri(), lake.storage_options)",
+            hint="recomputed from the whole table"),
+    Mistake("pipeline-without-dates", PREFECT_04, "touched-partitions-solution",
+            right='build_features(bucket, endpoint, dates=ingested["dates"])',
+            wrong="build_features(bucket, endpoint)",
+            hint="pass it the dates the ingestion committed"),
+    Mistake("trigger-on-running", PREFECT_04, "trigger-solution",
+            right='expect={"prefect.flow-run.Completed"}',
+            wrong='expect={"prefect.flow-run.Running"}', hint="before ingestion commits"),
+    Mistake("trigger-on-any-state", PREFECT_04, "trigger-solution",
+            right='expect={"prefect.flow-run.Completed"}', wrong='expect={"prefect.flow-run.*"}',
+            hint="before ingestion commits"),
+    Mistake("trigger-on-any-flow", PREFECT_04, "trigger-solution",
+            right='        match_related={"prefect.resource.role": "flow",\n'
+                  '                       "prefect.resource.name": "ingest-sensors"},\n',
+            wrong="", hint="fires on any flow's completion"),
 )

@@ -70,6 +70,7 @@ TRACKS = (
     Track("03_advanced", "prefect", "prefect", (
         "02_event_driven",
         "03_concurrency",
+        "04_features_and_artifacts",
         "05_observability",
         "06_deployment",
     ), PREFECT),
