@@ -212,7 +212,7 @@ def advanced_only() -> int:
     """`--only advanced`: the advanced level's notebooks, printed, not written."""
     load = f"{os.getloadavg()[0]:.2f}"
     try:
-        advanced = {"notebooks": advanced_level.notebook_runs(DATA)}
+        advanced = advanced_level.advanced_figures(DATA)
     except (measure.MeasureError, services.ServiceError) as err:
         print(f"bench failed: {err}")
         return 1
@@ -318,7 +318,7 @@ def main(argv=None) -> int:
         print("lake ingestion", flush=True)
         ingest = lake_level.ingest_figures(DATA)
         print("advanced notebooks", flush=True)
-        advanced = {"notebooks": advanced_level.notebook_runs(DATA)}
+        advanced = advanced_level.advanced_figures(DATA)
     except (measure.MeasureError, runner.RunError, services.ServiceError) as err:
         print(f"bench failed, REPORT.md not written: {err}")
         return 1

@@ -154,6 +154,24 @@ def advanced_rows(advanced: dict) -> list[list[str]]:
         rows.append([f"Peak memory of `{key}`'s largest process", gb(run.peak_bytes),
                      f"≤ {gb(ADVANCED_PEAK_BYTES)}", NONE, NONE,
                      status(run.peak_bytes, ADVANCED_PEAK_BYTES)])
+    if "overhead" in advanced:
+        rows += prefect_rows(advanced["overhead"], advanced["latency"])
+    return rows
+
+
+def prefect_rows(overhead: dict, latency: dict) -> list[list[str]]:
+    """Prefect's cost per task and flow run against a direct call, and the event path's
+    upload-to-row latency."""
+    direct = overhead["direct_call_s"]
+    rows = [[f"Prefect {label}, per run", secs(overhead[key]), NONE,
+             f"{direct * 1e6:.2f} µs direct call", f"+{secs(overhead[key] - direct)} a call",
+             NONE]
+            for key, label in (("task_run_mapped_s", "task run (`.map`, at once)"),
+                               ("task_run_sequential_s", "task run (one after another)"),
+                               ("flow_run_s", "flow run"))]
+    rows.append([f"Event-to-row latency (upload to committed row, {latency['files']} files), "
+                 "median", secs(latency["median_s"]), NONE, NONE,
+                 f"max {secs(latency['max_s'])}", NONE])
     return rows
 
 
@@ -174,6 +192,14 @@ ADVANCED_METHOD = """### Advanced level (the lake, Prefect)
 - **Memory**: the peak resident memory of the run's largest process (`wait4`'s rusage, which
   covers the kernel: the run waits for it). The services are daemons the run does not wait for:
   a learner's laptop runs them once for every lesson, so they are not counted as a lesson's.
+- **Prefect's overhead** (`benchmarks/prefect_overhead.py`): in a process of the prefect
+  environment against the project's Prefect server, a trivial function called directly, as task
+  runs `.map`-ped at once and one after another (timed inside the flow run), and as flow runs;
+  seconds per call.
+- **Event-to-row latency** (`workbook.prefect_events.measure_latency`): lesson 02's ingestion
+  flow served with its deployment trigger and its SQS watcher, both in the background; a few
+  good files uploaded at once; for each, the seconds from its upload (S3's LastModified) to the
+  commit of its rows (the table's commit time).
 """
 
 
@@ -473,8 +499,7 @@ AIRFLOW_METHOD = """### Intermediate level (Airflow)
 
 NOT_YET = """### Not measured yet
 
-The orchestrator overhead of Prefect and Dagster, measured the same way as Airflow's, comes with
-the advanced level.
+Dagster's overhead comes with its track.
 """
 
 

@@ -39,7 +39,10 @@ def results() -> report.Results:
                  "class_baseline": 84.0, "class_size": 30, "one_breakdown": breakdown()},
         airflow=airflow, advanced={"notebooks": {
             "03_advanced/lake/01_files_to_lake": Run(41.0, int(0.9e9)),
-            "03_advanced/prefect/01_flows_and_tasks": Run(95.0, int(1.6e9))}})
+            "03_advanced/prefect/01_flows_and_tasks": Run(95.0, int(1.6e9))},
+            "overhead": {"direct_call_s": 2e-7, "task_run_mapped_s": 0.016,
+                         "task_run_sequential_s": 0.046, "flow_run_s": 2.6},
+            "latency": {"files": 3, "median_s": 19.5, "max_s": 24.0}})
 
 
 def ingestion(one: tuple[float, ...], naive: tuple[float, ...], problems=()) -> dict:
@@ -80,6 +83,14 @@ def test_each_advanced_lesson_has_a_time_and_a_memory_row_against_its_target():
         1:] == ["0.90 GB", "≤ 1.50 GB", "—", "—", "meets"]
     assert row(text, "Peak memory of `03_advanced/prefect/01_flows_and_tasks`'s largest "
                "process")[-1].startswith("**misses**")
+
+
+def test_prefects_overhead_is_set_against_a_direct_call_and_the_latency_shown():
+    text = report.render(results())
+    assert row(text, "Prefect flow run, per run")[1:5] == ["2.60 s", "—", "0.20 µs direct call",
+                                                           "+2.60 s a call"]
+    assert row(text, "Event-to-row latency")[1] == "19.5 s"
+    assert row(text, "Event-to-row latency")[4] == "max 24.0 s"
 
 
 def test_a_busy_machine_is_said_so():
