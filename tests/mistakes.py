@@ -157,31 +157,9 @@ def batches() -> dict[str, list[Mistake]]:
 
 def graded(learner: str) -> bool:
     """Whether the roster grades this batch: each lesson's first, so that the grader's path
-    is taken by a mistake of every lesson that has one. The others are run as a learner runs
-    them (tests/test_mistakes.py), which shows the same message for a fraction of the cost:
-    no sandbox, and the services of the test session."""
+    is taken by a mistake of every lesson that has one. The others are tried as a learner tries
+    them (tests/test_mistakes.py), which shows the same message for a fraction of the cost."""
     return learner.endswith("-mistakes-1")
-
-
-def in_solution(learner: str):
-    """(lesson, notebook) to run as a learner runs it: the solution with the batch's mistakes
-    made in its answer cells, up to the last check of the batch's exercises."""
-    import copy
-
-    mistakes = batches()[learner]
-    solution, _ = samples.lesson(mistakes[0].lesson)
-    answers = samples.answers(solution)
-    for mistake in mistakes:
-        mistake.make(answers)
-    nb = copy.deepcopy(solution)
-    for cell in nb.cells:
-        if cell.id in answers:
-            cell.source = answers[cell.id]
-    exercises = {m.exercise() for m in mistakes}
-    last = max(i for i, c in enumerate(nb.cells)
-               if markers.role(c) == "check" and markers.exercise(c) in exercises)
-    nb.cells = nb.cells[:last + 1]
-    return mistakes[0].lesson, nb
 
 
 def submissions() -> dict[str, tuple[str, object]]:

@@ -318,7 +318,7 @@ def graded(host_server):
     build_roster(roster, out, host_server.server_address[1], host_file, evil)
     result = subprocess.run(
         [sys.executable, "-m", "workbook", "grade", str(roster), "--out", str(out),
-         "--workers", "2", "--cell-timeout", "60", "--total-timeout", "400"],
+         "--workers", "2", "--cell-timeout", "120", "--total-timeout", "600"],
         capture_output=True, text=True, cwd=paths.ROOT, timeout=2400,
         env={**os.environ, "WORKBOOK_TEST_CANARY": CANARY})
     results = {}
@@ -528,7 +528,7 @@ def passes_only_count_lines(result: dict) -> bool:
 
 
 @pytest.mark.parametrize(("learner", "says"), [
-    ("loop", "stopped after 60 s"), ("memory-bomb", "MemoryError"), ("fork-bomb", "")])
+    ("loop", "stopped after 120 s"), ("memory-bomb", "MemoryError"), ("fork-bomb", "")])
 def test_a_bounded_attack_fails_its_exercise_and_the_rest_is_graded(graded, learner, says):
     result = one(graded, learner)
     assert passes_only_count_lines(result), result["exercises"]
