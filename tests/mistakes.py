@@ -13,6 +13,7 @@ from workbook import markers
 from workbook.grading import samples
 
 LAKE = "03_advanced/lake/01_files_to_lake"
+PF01 = "03_advanced/prefect/01_flows_and_tasks"
 
 
 @dataclass(frozen=True)
@@ -123,4 +124,57 @@ MISTAKES = (
             right="    if manifest is None or data is None:  # not complete yet, or already moved\n"
                   "        counts[\"skipped\"] += 1\n        return\n",
             wrong="", hint="skip a file whose manifest or data is gone"),
+    # 03_advanced/prefect/01_flows_and_tasks
+    Mistake("block-saved-without-overwrite", PF01, "bucket-block-solution",
+            right="    block.save(name, overwrite=True, _sync=True)\n",
+            wrong="    block.save(name, _sync=True)\n", hint="overwrite=True"),
+    Mistake("retry-every-failure", PF01, "retry-condition-solution",
+            right="    except Exception:  # a bad file (BadFile), a missing bucket, a bug: the same "
+                  "next time\n        return False\n",
+            wrong="    except Exception:  # whatever failed may work next time\n"
+                  "        return True\n",
+            hint="do not retry BadFile, it goes to quarantine"),
+    Mistake("retry-every-s3-error", PF01, "retry-condition-solution",
+            right='        return err.response["Error"]["Code"] in TRANSIENT_CODES\n',
+            wrong="        return True  # S3 failed: try again\n",
+            hint="a missing bucket or AccessDenied stays so"),
+    Mistake("cache-on-key-alone", PF01, "cache-key-solution",
+            right="    return f\"{parameters['key']}@{parameters['etag']}\"\n",
+            wrong="    return parameters[\"key\"]\n",
+            hint="put the ETag in the cache key"),
+    Mistake("cache-default-policy", PF01, "cache-key-solution",
+            right="CACHE_POLICY = TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=file_version)\n",
+            wrong="CACHE_POLICY = DEFAULT\n", hint="DEFAULT includes RUN_ID"),
+    Mistake("cache-without-task-source", PF01, "cache-key-solution",
+            right="CACHE_POLICY = TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=file_version)\n",
+            wrong="CACHE_POLICY = CacheKeyFnPolicy(cache_key_fn=file_version)\n",
+            hint="add TASK_SOURCE"),
+    Mistake("task-called-in-a-loop", PF01, "map-files-solution",
+            right="    futures = check_file.map(unmapped(block), list(files), list(files.values()))\n"
+                  "    for future in futures:\n"
+                  "        outcome = future.result(raise_on_failure=False)\n",
+            wrong="    for key, etag in files.items():  # one file after the other\n"
+                  "        try:\n"
+                  "            outcome = check_file(block, key, etag)\n"
+                  "        except BadFile as err:\n"
+                  "            outcome = err\n",
+            hint="runs each call serially"),
+    Mistake("failed-future-raises", PF01, "map-files-solution",
+            right="        outcome = future.result(raise_on_failure=False)\n",
+            wrong="        outcome = future.result()\n", hint="raise_on_failure=False"),
+    Mistake("watermark-not-advanced", PF01, "watermark-solution",
+            right="    if watermark is not None:\n"
+                  "        Variable.set(WATERMARK, watermark.isoformat(), overwrite=True)\n",
+            wrong="", hint="the watermark was not advanced"),
+    Mistake("watermark-before-commit", PF01, "watermark-solution",
+            right="    done = ingest_flow.ingest_files(block, prefect_tasks.etags(lake, new))\n"
+                  "    if watermark is not None:\n"
+                  "        Variable.set(WATERMARK, watermark.isoformat(), overwrite=True)\n",
+            wrong="    if watermark is not None:\n"
+                  "        Variable.set(WATERMARK, watermark.isoformat(), overwrite=True)\n"
+                  "    done = ingest_flow.ingest_files(block, prefect_tasks.etags(lake, new))\n",
+            hint="advanced before the commit"),
+    Mistake("watermark-not-used", PF01, "watermark-solution",
+            right="lake.s3, lake.bucket, dt.datetime.fromisoformat(since) if since else None,",
+            wrong="lake.s3, lake.bucket, None,", hint="pass the Variable's watermark"),
 )

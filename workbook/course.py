@@ -67,7 +67,7 @@ TRACKS = (
     Track("03_advanced", "lake", "prefect", ("01_files_to_lake",)),
     # Environment, kernel and the integrity suite's Prefect adapter first; its lessons come with
     # their notebooks (until then the suite has no file of theirs to judge, and says so).
-    Track("03_advanced", "prefect", "prefect", (), PREFECT),
+    Track("03_advanced", "prefect", "prefect", ("01_flows_and_tasks",), PREFECT),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order
 

@@ -35,6 +35,10 @@ def environ(home: Path | None = None, api_url: str = "") -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # the server's usage report (offline: errors)
         "DO_NOT_TRACK": "1",  # the SDK's own usage events (prefect._internal.analytics)
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(STARTUP_TIMEOUT_S),
+        # The console shows warnings and errors only: a notebook's output is not a log of every
+        # flow and task run's INFO lines. The server (the UI) still gets every level.
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+        "PREFECT_LOGGING_COLORS": "false",  # no terminal colour codes in notebook outputs
     }
     if api_url:
         variables["PREFECT_API_URL"] = api_url
