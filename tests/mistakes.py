@@ -129,8 +129,8 @@ MISTAKES = (
             right="    block.save(name, overwrite=True, _sync=True)\n",
             wrong="    block.save(name, _sync=True)\n", hint="overwrite=True"),
     Mistake("retry-every-failure", PF01, "retry-condition-solution",
-            right="    except Exception:  # a bad file (BadFile), a missing bucket, a bug: the same "
-                  "next time\n        return False\n",
+            right="    except Exception:  # a bad file (BadFile), a missing bucket, a bug: the "
+                  "same next time\n        return False\n",
             wrong="    except Exception:  # whatever failed may work next time\n"
                   "        return True\n",
             hint="do not retry BadFile, it goes to quarantine"),
@@ -150,7 +150,8 @@ MISTAKES = (
             wrong="CACHE_POLICY = CacheKeyFnPolicy(cache_key_fn=file_version)\n",
             hint="add TASK_SOURCE"),
     Mistake("task-called-in-a-loop", PF01, "map-files-solution",
-            right="    futures = check_file.map(unmapped(block), list(files), list(files.values()))\n"
+            right="    futures = check_file.map(unmapped(block), list(files), "
+                  "list(files.values()))\n"
                   "    for future in futures:\n"
                   "        outcome = future.result(raise_on_failure=False)\n",
             wrong="    for key, etag in files.items():  # one file after the other\n"
