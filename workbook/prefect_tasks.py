@@ -18,10 +18,11 @@ from workbook.lake import Lake
 from workbook.services.s3 import REGION, environment
 
 BLOCK, FLAKY = "sensor-lake-01", "sensor-lake-01-flaky"  # the lesson's S3Bucket blocks
-# The boto3 client the blocks make: one try per request (boto3 would otherwise retry S3's 503s
-# itself, up to 5 tries, and the lesson could not show Prefect's retries), and a connection pool
-# as large as the flow's thread pool.
-ONE_TRY = {"retries": {"total_max_attempts": 1}, "max_pool_connections": 16}
+# The flaky block's boto3 client: two tries per request (boto3's own quick retry), where its
+# default gives S3's 503s up to five, spread over seconds; the proxy refuses a read twice, so
+# boto3 gives up and Prefect's task retry is what gets the file.
+TWO_TRIES = {"retries": {"mode": "standard", "total_max_attempts": 2}}
+ONE_TRY = {"retries": {"total_max_attempts": 1}}  # the check's probes: S3's answer as it is
 RESULTS_VARIABLE = "PREFECT_LOCAL_STORAGE_PATH"
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
@@ -53,12 +54,13 @@ def fresh_results(workspace: Path, name: str) -> Path | None:
 
 
 def bucket_block(bucket_name: str, endpoint_url: str | None, config: dict | None = None):
-    """An S3Bucket block (not saved) for a bucket on an endpoint (None: AWS)."""
+    """An S3Bucket block (not saved) for a bucket on an endpoint (None: AWS), its client made
+    with botocore's `config` (None: boto3's defaults)."""
     from prefect_aws import AwsCredentials, S3Bucket
     from prefect_aws.client_parameters import AwsClientParameters
 
     credentials = AwsCredentials(**credentials_for(endpoint_url), aws_client_parameters=(
-        AwsClientParameters(endpoint_url=endpoint_url, config=config or ONE_TRY)))
+        AwsClientParameters(endpoint_url=endpoint_url, config=config)))
     return S3Bucket(bucket_name=bucket_name, credentials=credentials)
 
 
@@ -102,7 +104,7 @@ class FlakyS3:
     other request reaches the real server. `failed` lists the keys it refused (once per
     refusal), `served` counts what it passed."""
 
-    def __init__(self, target_url: str, keys: list[str] = (), failures: int = 1):
+    def __init__(self, target_url: str, keys: list[str] = (), failures: int = 2):
         host_port = target_url.split("://", 1)[1].split("/", 1)[0]
         self.target = host_port.rsplit(":", 1)
         self.keys, self.failures = set(keys), failures
@@ -190,7 +192,7 @@ def slow_down_error(lake: Lake) -> Exception:
     key = "incoming/slow-down-probe.csv"
     lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=b"probe\n")
     try:
-        with FlakyS3(lake.endpoint_url, [key]) as proxy:
+        with FlakyS3(lake.endpoint_url, [key], failures=1) as proxy:
             _client(proxy.url).get_object(Bucket=lake.bucket, Key=key)
     except Exception as err:  # noqa: BLE001 (the error is the point)
         return err
@@ -241,6 +243,15 @@ def retry_decision(retry_condition_fn, error: BaseException) -> bool | str:
         except Exception as err:  # noqa: BLE001 (the learner's function failed: say how)
             return f"raised {type(err).__name__}: {str(err)[:160]}"
     return answer if isinstance(answer, bool) else f"returned {answer!r}, not True or False"
+
+
+def outcome(state) -> str:
+    """'returned', or 'raised <error>: <message>', for a flow run's final state."""
+    try:
+        state.result(_sync=True)
+    except Exception as err:  # noqa: BLE001 (the error is the evidence)
+        return f"raised {type(err).__name__}: {str(err)[:300]}"
+    return "returned"
 
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
