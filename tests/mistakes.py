@@ -165,17 +165,18 @@ MISTAKES = (
             wrong="        outcome = future.result()\n", hint="raise_on_failure=False"),
     Mistake("watermark-not-advanced", PF01, "watermark-solution",
             right="    if watermark is not None:\n"
-                  "        Variable.set(WATERMARK, watermark.isoformat(), overwrite=True)\n",
+                  "        Variable.set(WATERMARK, watermark, overwrite=True)\n",
             wrong="", hint="the watermark was not advanced"),
     Mistake("watermark-before-commit", PF01, "watermark-solution",
-            right="    done = ingest_flow.ingest_files(block, prefect_tasks.etags(lake, new))\n"
+            right="    done = ingest_flow.ingest_files(block, files)\n"
                   "    if watermark is not None:\n"
-                  "        Variable.set(WATERMARK, watermark.isoformat(), overwrite=True)\n",
+                  "        Variable.set(WATERMARK, watermark, overwrite=True)\n",
             wrong="    if watermark is not None:\n"
-                  "        Variable.set(WATERMARK, watermark.isoformat(), overwrite=True)\n"
-                  "    done = ingest_flow.ingest_files(block, prefect_tasks.etags(lake, new))\n",
+                  "        Variable.set(WATERMARK, watermark, overwrite=True)\n"
+                  "    done = ingest_flow.ingest_files(block, files)\n",
             hint="advanced before the commit"),
     Mistake("watermark-not-used", PF01, "watermark-solution",
-            right="lake.s3, lake.bucket, dt.datetime.fromisoformat(since) if since else None,",
-            wrong="lake.s3, lake.bucket, None,", hint="pass the Variable's watermark"),
+            right="    files, watermark = new_files(block, since, lag_s)\n",
+            wrong="    files, watermark = new_files(block, None, lag_s)  # every ready file\n",
+            hint="pass the Variable's watermark"),
 )
