@@ -403,3 +403,15 @@ def test_timings_are_relative_to_the_start_and_sorted():
     relative = timings.relative_to(100.0)
     assert list(relative.spans) == ["first", "later"]
     assert relative.spans == {"first": [0.0, 1.0], "later": [5.25, 6.5]}
+
+
+def test_a_lessons_setup_cells_get_a_longer_time_limit():
+    """In the sandbox a set-up cell starts the lesson's services (a Prefect server): it may take
+    SETUP_FACTOR times the limit of any other cell."""
+    from workbook.grading import execute
+
+    limit_of = execute.cell_limit(120)
+    setup = nbformat.v4.new_code_cell("setup()", metadata={"workbook": {"role": "setup"}})
+    answer = nbformat.v4.new_code_cell("x = 1", metadata={"workbook": {"role": "solution"}})
+    assert limit_of(setup) == 120 * execute.SETUP_FACTOR
+    assert limit_of(answer) == limit_of(nbformat.v4.new_code_cell("y")) == 120

@@ -113,10 +113,25 @@ def manager(kernel: Kernel) -> ConfinedKernelManager:
     return km
 
 
+# A lesson's set-up cells may take this many times the cell limit: in the sandbox they start the
+# lesson's own services (a Prefect server alone takes 10-40 s on a loaded 2-core machine, and the
+# set-up imports Prefect too), work no learner cell does.
+SETUP_FACTOR = 3
+
+
+def cell_limit(limit: int):
+    """nbclient's `timeout_func`: a cell's time limit, longer for the lesson's set-up cells."""
+    def limit_of(cell) -> int:
+        role = cell.get("metadata", {}).get("workbook", {}).get("role")
+        return limit * SETUP_FACTOR if role == "setup" else limit
+    return limit_of
+
+
 def client(nb, kernel: Kernel, spec: dict, allow_errors: bool = True) -> CappedClient:
     limit = spec["cell_timeout_s"]
     return CappedClient(
-        nb, km=manager(kernel), timeout=limit, allow_errors=allow_errors,
+        nb, km=manager(kernel), timeout=limit, timeout_func=cell_limit(limit),
+        allow_errors=allow_errors,
         interrupt_on_timeout=True, record_timing=False, startup_timeout=120,
         error_on_timeout={"ename": "CellTimeout",
                           "evalue": f"the cell was stopped after {limit} s (an endless loop, "
