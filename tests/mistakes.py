@@ -25,6 +25,7 @@ DEPLOY = "03_advanced/prefect/06_deployment"
 EVENTS = "03_advanced/prefect/02_event_driven"
 CONCURRENCY = "03_advanced/prefect/03_concurrency"
 PREFECT_04 = "03_advanced/prefect/04_features_and_artifacts"
+PF01 = "03_advanced/prefect/01_flows_and_tasks"
 
 
 @dataclass(frozen=True)
@@ -443,4 +444,59 @@ MISTAKES = (
             right='        match_related={"prefect.resource.role": "flow",\n'
                   '                       "prefect.resource.name": "ingest-sensors"},\n',
             wrong="", hint="fires on any flow's completion"),
+    # 03_advanced/prefect/01_flows_and_tasks
+    Mistake("block-saved-without-overwrite", PF01, "bucket-block-solution",
+            right="    block.save(name, overwrite=True, _sync=True)\n",
+            wrong="    block.save(name, _sync=True)\n", hint="overwrite=True"),
+    Mistake("retry-every-failure", PF01, "retry-condition-solution",
+            right="    except Exception:  # a bad file (BadFile), a missing bucket, a bug: the "
+                  "same next time\n        return False\n",
+            wrong="    except Exception:  # whatever failed may work next time\n"
+                  "        return True\n",
+            hint="do not retry BadFile, it goes to quarantine"),
+    Mistake("retry-every-s3-error", PF01, "retry-condition-solution",
+            right='        return err.response["Error"]["Code"] in TRANSIENT_CODES\n',
+            wrong="        return True  # S3 failed: try again\n",
+            hint="a missing bucket or AccessDenied stays so"),
+    Mistake("cache-on-key-alone", PF01, "cache-key-solution",
+            right="    return f\"{parameters['key']}@{parameters['etag']}\"\n",
+            wrong="    return parameters[\"key\"]\n",
+            hint="put the ETag in the cache key"),
+    Mistake("cache-default-policy", PF01, "cache-key-solution",
+            right="CACHE_POLICY = TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=file_version)\n",
+            wrong="CACHE_POLICY = DEFAULT\n", hint="DEFAULT includes RUN_ID"),
+    Mistake("cache-without-task-source", PF01, "cache-key-solution",
+            right="CACHE_POLICY = TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=file_version)\n",
+            wrong="CACHE_POLICY = CacheKeyFnPolicy(cache_key_fn=file_version)\n",
+            hint="add TASK_SOURCE"),
+    Mistake("task-called-in-a-loop", PF01, "map-files-solution",
+            right="    futures = check_file.map(unmapped(block), list(files), "
+                  "list(files.values()))\n"
+                  "    for future in futures:\n"
+                  "        outcome = future.result(raise_on_failure=False)\n",
+            wrong="    for key, etag in files.items():  # one file after the other\n"
+                  "        try:\n"
+                  "            outcome = check_file(block, key, etag)\n"
+                  "        except BadFile as err:\n"
+                  "            outcome = err\n",
+            hint="runs each call serially"),
+    Mistake("failed-future-raises", PF01, "map-files-solution",
+            right="        outcome = future.result(raise_on_failure=False)\n",
+            wrong="        outcome = future.result()\n", hint="raise_on_failure=False"),
+    Mistake("watermark-not-advanced", PF01, "watermark-solution",
+            right="    if watermark is not None:\n"
+                  "        Variable.set(WATERMARK, watermark, overwrite=True)\n",
+            wrong="", hint="the watermark was not advanced"),
+    Mistake("watermark-before-commit", PF01, "watermark-solution",
+            right="    done = ingest_flow.ingest_files(block, files)\n"
+                  "    if watermark is not None:\n"
+                  "        Variable.set(WATERMARK, watermark, overwrite=True)\n",
+            wrong="    if watermark is not None:\n"
+                  "        Variable.set(WATERMARK, watermark, overwrite=True)\n"
+                  "    done = ingest_flow.ingest_files(block, files)\n",
+            hint="advanced before the commit"),
+    Mistake("watermark-not-used", PF01, "watermark-solution",
+            right="    files, watermark = new_files(block, since, lag_s)\n",
+            wrong="    files, watermark = new_files(block, None, lag_s)  # every ready file\n",
+            hint="pass the Variable's watermark"),
 )

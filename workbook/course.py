@@ -68,6 +68,7 @@ TRACKS = (
     # The Prefect track: each lesson wraps the lake pipeline (workbook.lake) in flows
     # (workbook.prefect_lesson and one helper module per lesson, workbook.prefect_*).
     Track("03_advanced", "prefect", "prefect", (
+        "01_flows_and_tasks",
         "02_event_driven",
         "03_concurrency",
         "04_features_and_artifacts",

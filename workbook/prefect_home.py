@@ -43,6 +43,10 @@ def environ(home: Path | None = None, api_url: str = "") -> dict[str, str]:
         # read by the server (and by an ephemeral one): see SLOT_WAIT_S
         "PREFECT_SERVER_TASKS_TAG_CONCURRENCY_SLOT_WAIT_SECONDS": str(SLOT_WAIT_S),
         "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": str(SLOT_WAIT_S),
+        # The console shows warnings and errors only: a notebook's output is not a log of every
+        # flow and task run's INFO lines. The server (the UI) still gets every level.
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+        "PREFECT_LOGGING_COLORS": "false",  # no terminal colour codes in notebook outputs
     }
     if api_url:
         variables["PREFECT_API_URL"] = api_url

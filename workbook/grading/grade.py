@@ -90,7 +90,12 @@ def kernel_environ(python: str, home: Path, state: Path, tmp: Path) -> dict[str,
             "TMPDIR": str(tmp), services.STATE_VARIABLE: str(state / "services"),
             "IPYTHONDIR": str(state / "ipython"), "MPLCONFIGDIR": str(state / "mpl"),
             "JUPYTER_DATA_DIR": str(state / "jupyter"),
-            "JUPYTER_CONFIG_DIR": str(state / "jupyter")}
+            "JUPYTER_CONFIG_DIR": str(state / "jupyter"),
+            # glibc gives each thread that contends for malloc an arena of its own, 64 MB of
+            # address space each, up to 8 per core: under the kernels' address-space limit a
+            # threaded lesson (Prefect's task runners, delta-rs) reached 3 GiB of it while
+            # using 420 MB, and failed with "can't start new thread". Two arenas suffice.
+            "MALLOC_ARENA_MAX": "2"}
 
 
 def kernels(python: str, box: sandbox.Sandbox, limits: sandbox.Limits, areas: Areas) -> dict:

@@ -124,7 +124,7 @@ def write_batch(lake: Lake, good: list[Checked], report: Report,
         report.rows += data.num_rows
         report.ingested += [f.key for f in good]
         report.latency_s |= {f.key: latency(report.uploaded_at[f.key], committed_at)
-                             for f in good}
+                             for f in good if f.key in report.uploaded_at}
         return
     raise RuntimeError(f"gave up committing after {COMMIT_ATTEMPTS} conflicts")
 
