@@ -66,8 +66,15 @@ def written_module(source: str) -> set[str]:
 
 
 def imported(source: str) -> set[str]:
-    """The modules a cell imports by name (`import ingest_flow`, `from ingest_flow import x`)."""
-    tree = names.parse(source)
+    """The modules a cell imports by name (`import ingest_flow`, `from ingest_flow import x`),
+    or the module a `%%writefile` cell writes imports (its flow uses another exercise's file)."""
+    if written_module(source):
+        try:
+            tree = ast.parse(source.split("\n", 1)[1])
+        except SyntaxError:  # a file that is not Python (prefect.yaml)
+            return set()
+    else:
+        tree = names.parse(source)
     return ({alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
              for alias in node.names}
             | {node.module.split(".")[0] for node in ast.walk(tree)
