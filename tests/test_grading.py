@@ -31,7 +31,7 @@ from workbook import course, markers, paths
 from workbook.grading import samples
 
 # The roster takes ten minutes or more on two cores: its fixture gets a longer time-out.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 LESSONS = course.lesson_keys()
 CHAINED = "01_beginner/01_extract_transform"  # each exercise works on the one before's table
 ORIENTATION = "01_beginner/00_orientation"
@@ -318,8 +318,8 @@ def graded(host_server):
     build_roster(roster, out, host_server.server_address[1], host_file, evil)
     result = subprocess.run(
         [sys.executable, "-m", "workbook", "grade", str(roster), "--out", str(out),
-         "--workers", "2", "--cell-timeout", "120", "--total-timeout", "600"],
-        capture_output=True, text=True, cwd=paths.ROOT, timeout=2400,
+         "--workers", "3", "--cell-timeout", "120", "--total-timeout", "600"],
+        capture_output=True, text=True, cwd=paths.ROOT, timeout=3600,
         env={**os.environ, "WORKBOOK_TEST_CANARY": CANARY})
     results = {}
     for path in out.glob("*/*.json"):
