@@ -34,9 +34,14 @@ def prefect_api():
     os.environ.update(prefect_service.client_environ(endpoint))
     pc.quiet_console()
     yield endpoint
+    import logging
+
     from prefect.logging.handlers import APILogHandler
 
-    APILogHandler.flush()  # the runs' last log lines, sent while the server is still there
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, APILogHandler):  # the runs' last log lines, sent while the
+                handler.flush()  # server is still there
     if started:
         services.stop(prefect_service.NAME)
 
