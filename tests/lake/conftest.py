@@ -21,15 +21,21 @@ from workbook.sensors import AnswerKey, read_answer_key  # noqa: E402
 SAMPLE = paths.ROOT / "datasets" / "sample" / "sensors"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def stop_every_service():
+    """Every service this session started is stopped when it ends, not before: the modules
+    share one Prefect server, since Prefect reads its API's URL once per process (a server
+    stopped by one module and started again on another port would be out of reach)."""
+    yield
+    for name in services.NAMES:
+        services.stop(name)
+    shutil.rmtree(SERVICES_DIR, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint():
-    """The s3 service, started for this session and stopped at its end."""
-    started = services.status("s3") is None
-    endpoint = services.start("s3")
-    yield endpoint
-    if started:
-        services.stop("s3")
-        shutil.rmtree(SERVICES_DIR, ignore_errors=True)
+    """The s3 service, running for the whole session."""
+    return services.start("s3")
 
 
 @pytest.fixture(scope="session")

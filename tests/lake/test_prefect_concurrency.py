@@ -27,9 +27,8 @@ LIMIT = 3  # the tag limit tried
 
 @pytest.fixture(scope="module")
 def prefect_api():
-    """The prefect service (in the session's services folder), this process pointed at it;
-    stopped at the end if it was started here."""
-    started = services.status(prefect_service.NAME) is None
+    """The session's prefect service (stopped when the session ends, conftest.py), this
+    process pointed at it."""
     endpoint = services.start(prefect_service.NAME)
     os.environ.update(prefect_service.client_environ(endpoint))
     pc.quiet_console()
@@ -42,8 +41,6 @@ def prefect_api():
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, APILogHandler):  # the runs' last log lines, sent while the
                 handler.flush()  # server is still there
-    if started:
-        services.stop(prefect_service.NAME)
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,6 @@ def prefect_api(s3_endpoint):
     """The prefect service (this session's own), as this process's Prefect API."""
     from workbook.services import prefect as prefect_service
 
-    started = services.status(prefect_service.NAME) is None
     endpoint = services.start(prefect_service.NAME)
     saved = {k: os.environ.get(k) for k in prefect_service.client_environ(endpoint)}
     os.environ.update(prefect_service.client_environ(endpoint))
@@ -42,8 +41,6 @@ def prefect_api(s3_endpoint):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    if started:
-        services.stop(prefect_service.NAME)
 
 
 @pytest.fixture(scope="module")

@@ -25,18 +25,15 @@ SPLIT = "2015-06-01T14:00"  # the sample's files before this go in the first bat
 
 @pytest.fixture(scope="module")
 def prefect_api(s3_endpoint):
-    """The prefect service, started for this module (in the session's services folder) and
-    stopped after it; this process's Prefect talks to it. Set before prefect is imported."""
+    """The session's prefect service (stopped when the session ends, conftest.py); this
+    process's Prefect talks to it. Set before prefect is imported."""
     import os
 
     from workbook.services import prefect as prefect_service
 
-    started = services.status(prefect_service.NAME) is None
     endpoint = services.start(prefect_service.NAME)
     os.environ.update(prefect_service.client_environ(endpoint))
     yield endpoint
-    if started:
-        services.stop(prefect_service.NAME)
 
 
 @pytest.fixture(scope="module")
