@@ -18,6 +18,7 @@ from workbook import course, lake_lesson, lesson, prefect_home
 from workbook.lake_lesson import LakeLesson
 
 TRACK = "03_advanced/prefect"
+LOCAL = "the project's server (workbook services up prefect)"
 FLOWS = "flows"  # <workspace>/flows: `%%writefile {flows}/...` (course.PREFECT's folder)
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
@@ -27,9 +28,12 @@ class PrefectLesson:
     lake: LakeLesson  # the files, their answer key, the lesson's bucket and queue
     flows: Path  # where the lesson's flow modules are written (on sys.path)
     api_url: str | None  # the Prefect API this kernel talks to (None in the grader's checker)
+    local: bool = True  # the project's own server (no api_url parameter given)
 
     def describe(self) -> str:
-        return f"{self.lake.describe()}\nprefect  {self.api_url or 'not started (checker)'}"
+        """What the lesson uses; the same on every machine (the local server's port is not)."""
+        where = LOCAL if self.local else self.api_url
+        return f"{self.lake.describe()}\nprefect  {where or 'not started (checker)'}"
 
 
 def names(lesson_name: str) -> tuple[str, str]:
@@ -56,7 +60,7 @@ def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | 
         flows.mkdir(exist_ok=True)
     if str(flows) not in sys.path:  # `import ingest_flow` after `%%writefile {flows}/...`
         sys.path.insert(0, str(flows))
-    return PrefectLesson(lake, flows, variables.get("PREFECT_API_URL"))
+    return PrefectLesson(lake, flows, variables.get("PREFECT_API_URL"), local=api_url is None)
 
 
 def limit_reservations() -> None:
