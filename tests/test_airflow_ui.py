@@ -91,8 +91,11 @@ def finished(url: str, run_id: str) -> str:
 
     def over() -> bool:
         nonlocal state
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            state = json.load(answer)["state"]
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                state = json.load(answer)["state"]
+        except TimeoutError:  # a busy API server answers late: ask again, until RUN_TIMEOUT_S
+            return False
         return state in ("success", "failed")
 
     wait_for(over, RUN_TIMEOUT_S, 2)
