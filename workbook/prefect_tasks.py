@@ -5,7 +5,6 @@ run's task runs. The pipeline itself is workbook.lake's; the flows are the learn
 """
 
 import datetime as dt
-import http.client
 import os
 import shutil
 import threading
@@ -13,7 +12,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from workbook import lesson
+from workbook import http_relay, lesson
 from workbook.lake import Lake
 from workbook.services.s3 import REGION, environment
 
@@ -25,7 +24,6 @@ TWO_TRIES = {"retries": {"mode": "standard", "total_max_attempts": 2}}
 ONE_TRY = {"retries": {"total_max_attempts": 1}}  # the check's probes: S3's answer as it is
 RESULTS_VARIABLE = "PREFECT_LOCAL_STORAGE_PATH"
 
-HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
 SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
              b"<Message>Please reduce your request rate.</Message></Error>")
 
@@ -129,21 +127,7 @@ class FlakyS3:
                     self.end_headers()
                     self.wfile.write(SLOW_DOWN)
                     return
-                upstream = http.client.HTTPConnection(proxy.target[0], int(proxy.target[1]),
-                                                      timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-                upstream.request(self.command, self.path, body=body, headers=headers)
-                answer = upstream.getresponse()
-                data = answer.read()
-                self.send_response(answer.status)
-                for k, v in answer.getheaders():
-                    if k.lower() not in HOP | {"content-length"}:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                upstream.close()
+                http_relay.forward(self, proxy.target[0], int(proxy.target[1]), body)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = relay
 

@@ -2,13 +2,13 @@
 use it to stop a delta-rs writer exactly between its Parquet files and its commit (the put of
 `_delta_log/<n>.json`), to kill it there or to release two writers' commits at once."""
 
-import http.client
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from workbook import http_relay
+
 COMMIT = re.compile(r"/_delta_log/\d{20}\.json$")
-HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
 
 
 class HoldingProxy:
@@ -37,20 +37,7 @@ class HoldingProxy:
                     if not proxy.forward:  # dropped: the held request never reaches S3
                         self.close_connection = True
                         return
-                upstream = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-                upstream.request(self.command, self.path, body=body, headers=headers)
-                answer = upstream.getresponse()
-                data = answer.read()
-                self.send_response(answer.status)
-                for k, v in answer.getheaders():
-                    if k.lower() not in HOP | {"content-length"}:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                upstream.close()
+                http_relay.forward(self, "127.0.0.1", proxy.target_port, body)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = relay
 
