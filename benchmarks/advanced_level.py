@@ -17,25 +17,22 @@ LEVEL = "03_advanced"
 
 
 def notebook_runs(data: Path) -> dict[str, measure.Run]:
-    """lesson key -> its run, every lesson in one fresh workspace per track."""
+    """lesson key -> its run, every lesson in one fresh workspace per track (the services they
+    start are stopped by `advanced_figures`)."""
     root = data / "workspace-advanced"
     shutil.rmtree(root, ignore_errors=True)
     runs = {}
-    try:
-        for declared in course.lessons(LEVEL):
-            workspace = root / declared.track.folder
-            workspace.mkdir(parents=True, exist_ok=True)
-            out = root / "runs" / f"{declared.key.replace('/', '__')}.ipynb"
-            runs[declared.key] = measure.run_process(
-                [paths.base_python(), "-m", "workbook", "run", declared.path(),
-                 f"workspace={workspace}", "--output", out],
-                out.with_suffix(".log"), cwd=paths.ROOT)
-            run = runs[declared.key]
-            print(f"  {declared.key}: {run.seconds:.1f} s, {run.peak_bytes / 1e9:.2f} GB",
-                  flush=True)
-    finally:
-        for name in services.NAMES:
-            services.stop(name)
+    for declared in course.lessons(LEVEL):
+        workspace = root / declared.track.folder
+        workspace.mkdir(parents=True, exist_ok=True)
+        out = root / "runs" / f"{declared.key.replace('/', '__')}.ipynb"
+        runs[declared.key] = measure.run_process(
+            [paths.base_python(), "-m", "workbook", "run", declared.path(),
+             f"workspace={workspace}", "--output", out],
+            out.with_suffix(".log"), cwd=paths.ROOT)
+        run = runs[declared.key]
+        print(f"  {declared.key}: {run.seconds:.1f} s, {run.peak_bytes / 1e9:.2f} GB",
+              flush=True)
     return runs
 
 
