@@ -57,22 +57,28 @@ lint: setup ## ruff on code and notebooks
 test: setup lint ## everything CI checks; installs the system packages its tests need first
 	@$(PYTHON) -m workbook system --install
 	@$(BASE) -m workbook build --check
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-grading test-rest test-lake
+	@$(MAKE) --no-print-directory -j4 --output-sync=target test-grading test-mistakes test-rest test-lake
 
-# Three pytest sessions at once, each printed whole when it ends: one process alone leaves the
-# second core idle while a notebook waits on a server. Every test that runs the grader is in
-# test-grading (its sandbox users are machine-wide, and a test checks that none is left).
+# Four pytest sessions at once, each printed whole when it ends: one process alone leaves the
+# second core idle while a notebook waits on a server, and no session holds most of the work.
+# Every test that runs the grader is in test-grading (its sandbox users are machine-wide, and a
+# test checks that none is left).
 GRADING_TESTS := tests/test_grading.py tests/test_workflow.py tests/test_conda_route.py \
 	tests/test_benchmarks.py
 
-.PHONY: test-grading test-rest test-lake
+.PHONY: test-grading test-mistakes test-rest test-lake
 # The slowest tests of each session, printed at its end: where the 45-minute budget goes.
 DURATIONS := --durations=12
 test-grading:
 	@$(BASE) -m pytest $(DURATIONS) $(GRADING_TESTS)
 
+# Every lesson's plausible mistakes tried in a kernel of its own (one lesson run per lesson).
+MISTAKES_TESTS := tests/test_mistakes.py
+test-mistakes:
+	@$(BASE) -m pytest $(DURATIONS) $(MISTAKES_TESTS)
+
 test-rest:
-	@$(BASE) -m pytest $(DURATIONS) $(addprefix --ignore=,$(GRADING_TESTS))
+	@$(BASE) -m pytest $(DURATIONS) $(addprefix --ignore=,$(GRADING_TESTS) $(MISTAKES_TESTS))
 
 test-lake:
 	@$(BASE) -m workbook pytest prefect tests/lake $(DURATIONS)

@@ -5,6 +5,7 @@ pandera): `python -m workbook pytest prefect tests/lake`; the base session skips
 
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -36,6 +37,27 @@ def stop_every_service():
 def s3_endpoint():
     """The s3 service, running for the whole session."""
     return services.start("s3")
+
+
+@pytest.fixture(scope="session")
+def prefect_api(s3_endpoint):
+    """The session's Prefect server, this process's Prefect API (set before prefect is
+    imported: it reads the URL once per process). Its last run logs are sent while the server
+    is still there."""
+    import logging
+
+    from workbook.services import prefect as prefect_service
+
+    endpoint = services.start(prefect_service.NAME)
+    os.environ.update(prefect_service.client_environ(endpoint))
+    yield endpoint
+    if "prefect" in sys.modules:
+        from prefect.logging.handlers import APILogHandler
+
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for handler in getattr(logger, "handlers", []):
+                if isinstance(handler, APILogHandler):
+                    handler.flush()
 
 
 @pytest.fixture(scope="session")

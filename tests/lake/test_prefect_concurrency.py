@@ -9,7 +9,6 @@ server. Runs in the prefect environment: `python -m workbook pytest prefect
 tests/lake/test_prefect_concurrency.py`.
 """
 
-import os
 import uuid
 from types import SimpleNamespace
 
@@ -17,36 +16,17 @@ import pytest
 from conftest import upload
 
 from workbook import prefect_concurrency as pc
-from workbook import services
 from workbook.lake import table
-from workbook.services import prefect as prefect_service
 
 WORKERS = 8  # threads of the flows' task runner
 LIMIT = 3  # the tag limit tried
 
 
 @pytest.fixture(scope="module")
-def prefect_api():
-    """The session's prefect service (stopped when the session ends, conftest.py), this
-    process pointed at it."""
-    endpoint = services.start(prefect_service.NAME)
-    os.environ.update(prefect_service.client_environ(endpoint))
-    pc.quiet_console()
-    yield endpoint
-    import logging
-
-    from prefect.logging.handlers import APILogHandler
-
-    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, APILogHandler):  # the runs' last log lines, sent while the
-                handler.flush()  # server is still there
-
-
-@pytest.fixture(scope="module")
 def flows(prefect_api):
     """The flows tried: reads tagged with a tag given per run, commits under a global limit
     named per run (Prefect imported only now, once the API URL is set)."""
+    pc.quiet_console()
     from prefect import flow, tags, task
     from prefect.concurrency.sync import concurrency
     from prefect.task_runners import ThreadPoolTaskRunner

@@ -12,35 +12,18 @@ own session. Nothing is mocked and nothing sleeps: every wait is on a condition 
 Run: `python -m workbook pytest prefect tests/lake/test_prefect_events.py`.
 """
 
-import os
 import uuid
 
 import pytest
 from conftest import SAMPLE, upload
 
-from workbook import processes, services
+from workbook import processes
 from workbook.lake import Lake, ingest, table
 from workbook.lake_lesson import event
 from workbook.services import s3 as s3_service
 
 pytestmark = pytest.mark.slow
 WAIT_S = 150  # an event to committed rows, on a loaded 2-core machine
-
-
-@pytest.fixture(scope="module")
-def prefect_api(s3_endpoint):
-    """The prefect service (this session's own), as this process's Prefect API."""
-    from workbook.services import prefect as prefect_service
-
-    endpoint = services.start(prefect_service.NAME)
-    saved = {k: os.environ.get(k) for k in prefect_service.client_environ(endpoint)}
-    os.environ.update(prefect_service.client_environ(endpoint))
-    yield endpoint.url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

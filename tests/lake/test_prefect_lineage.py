@@ -14,26 +14,13 @@ import sys
 import pytest
 from conftest import upload
 
-from workbook import paths, services
+from workbook import paths
 from workbook.sensors import generate_sensors
 from workbook.waiting import wait_for
 
 LESSON = paths.SOLUTIONS / "03_advanced" / "prefect" / "04_features_and_artifacts.ipynb"
 WRITEFILE = re.compile(r"^%%writefile \{flows\}/(?P<name>\S+)\n")
 SPLIT = "2015-06-01T14:00"  # the sample's files before this go in the first batch
-
-
-@pytest.fixture(scope="module")
-def prefect_api(s3_endpoint):
-    """The session's prefect service (stopped when the session ends, conftest.py); this
-    process's Prefect talks to it. Set before prefect is imported."""
-    import os
-
-    from workbook.services import prefect as prefect_service
-
-    endpoint = services.start(prefect_service.NAME)
-    os.environ.update(prefect_service.client_environ(endpoint))
-    yield endpoint
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +120,8 @@ def test_the_ingestion_runs_completion_starts_the_feature_run(lake, answer_key, 
     finally:
         lineage.stop(served)
     runs = lineage.triggered_runs(upstream)
-    assert [r.state_name for r in runs] == ["Completed"]
+    assert [r.state_name for r in runs] == ["Completed"], [
+        (r.state_name, r.state.message, r.state.timestamp, r.created) for r in runs]
     assert runs[0].parameters["upstream"] == f"prefect.flow-run.{upstream}"
     after = lineage.fingerprint(lake)
     assert after["2015-06-01"] == before["2015-06-01"]  # the first date was left alone

@@ -19,7 +19,6 @@ from conftest import upload
 from workbook import course, markers, services
 from workbook import prefect_observability as obs
 from workbook.lake import metrics as lake_metrics
-from workbook.services import prefect as prefect_service
 from workbook.services import sentry as sentry_service
 from workbook.waiting import wait_for
 
@@ -42,33 +41,21 @@ def flow_files() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def flows(tmp_path_factory):
+def flows(prefect_api, tmp_path_factory):
     """The lesson's flow modules, imported with Prefect pointed at the session's server."""
     folder = tmp_path_factory.mktemp("flows")
     for name, text in flow_files().items():
         (folder / name).write_text(text)
-    with services.running("prefect") as endpoint:
-        environ = prefect_service.client_environ(endpoint)
-        before = {name: os.environ.get(name) for name in environ}
-        os.environ.update(environ)
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+    sys.path.insert(0, str(folder))
+    try:
+        import failure_reports
+        import observed_ingest
 
-        sys.path.insert(0, str(folder))
-        try:
-            import failure_reports
-            import observed_ingest
-
-            with temporary_settings(updates={PREFECT_API_URL: environ["PREFECT_API_URL"]}):
-                yield observed_ingest, failure_reports
-        finally:
-            sys.path.remove(str(folder))
-            for name in ("observed_ingest", "failure_reports"):
-                sys.modules.pop(name, None)
-            for name, value in before.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        yield observed_ingest, failure_reports
+    finally:
+        sys.path.remove(str(folder))
+        for name in ("observed_ingest", "failure_reports"):
+            sys.modules.pop(name, None)
 
 
 @pytest.fixture(scope="module")
