@@ -154,6 +154,14 @@ def upload(lesson_: LakeLesson, files: list[FileRecord], progress: bool = False)
     return [f.key for f in files]
 
 
+def restart(lesson_: LakeLesson, files: list[FileRecord]) -> None:
+    """The lesson's prefixes back to `files` alone in incoming/, as first uploaded: what an
+    earlier run moved to quarantine/ or committed to the table is gone, so a run after a fix
+    starts where the first run started, and its check sees that run's work only."""
+    empty(lesson_.lake)
+    upload(lesson_, files)
+
+
 def receive(lesson_: LakeLesson) -> list[str]:
     """The bodies of every message waiting in the queue, each deleted once read (an SQS
     consumer's loop; a message not deleted comes back after its visibility time-out)."""

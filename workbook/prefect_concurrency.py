@@ -24,6 +24,7 @@ from dataclasses import dataclass
 WRITER = "delta-writer"  # the global limit around Delta commits
 READ_TAG = "s3-read"  # the tag of the task runs that read S3
 TAG_PREFIX = "tag:"  # how Prefect 3.9 names the global limit behind a tag limit
+READ_LIMIT = TAG_PREFIX + READ_TAG  # the tag limit on the reads, as the server keeps it
 
 
 # ------------------------------------------------------------------ the steps, timed
@@ -199,9 +200,10 @@ def forget_missing_tag_limits() -> None:
         services._no_limits_cache.clear()
 
 
-def remove_limits(names: tuple[str, ...] = (WRITER, TAG_PREFIX + READ_TAG)) -> list[str]:
-    """Delete the lesson's limits from the server if they are there (a run of the lesson starts
-    with none: its "before" runs show what no limit does); the names deleted."""
+def remove_limits(*names: str) -> list[str]:
+    """Delete these limits from the server if they are there (a run "before" a limit shows
+    what no limit does, and a re-run after a wrong try must not find the limit that try
+    made); the names deleted."""
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
@@ -210,6 +212,17 @@ def remove_limits(names: tuple[str, ...] = (WRITER, TAG_PREFIX + READ_TAG)) -> l
         for name in found:
             client.delete_global_concurrency_limit_by_name(name)
     return sorted(found)
+
+
+def made_from_none(make, name: str) -> tuple[str, int | None]:
+    """What the learner's `make()`, which creates the limit `name`, does on a server without
+    it (one an earlier try made is deleted first, so that only this call's work is measured):
+    'returned' or what it raised, and the size of `name` after (None: still no such limit)."""
+    from workbook import probes
+
+    remove_limits(name)
+    outcome = probes.attempt(make)
+    return outcome, limits().get(name)
 
 
 def quiet_console() -> None:
@@ -239,7 +252,7 @@ def prepare(lesson_, writers_batch: int = 12) -> Prepared:
     files = lesson_.lake.files()
     if not lesson.checking():
         lake_lesson.upload(lesson_.lake, files)
-        remove_limits()
+        remove_limits(WRITER, READ_LIMIT)
     devices: dict[str, list[str]] = {}
     for f in sorted(files, key=lambda f: (f.device_id, f.key)):
         devices.setdefault(f.device_id, []).append(f.key)

@@ -45,10 +45,16 @@ def fresh_results(workspace: Path, name: str) -> Path | None:
     if lesson.checking():
         return None
     folder = Path(workspace) / "results" / name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    forget_results(folder)
     os.environ[RESULTS_VARIABLE] = str(folder)
     return folder
+
+
+def forget_results(folder: Path) -> None:
+    """Delete the task results kept in `folder` (fresh_results's), and so every cached one:
+    Prefect looks a cache key up in the result storage, so a task run after this runs again."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
 
 
 def bucket_block(bucket_name: str, endpoint_url: str | None, config: dict | None = None):

@@ -147,3 +147,17 @@ def test_the_overhead_measure(prefect_api):
     cost = pc.overhead(tasks=10, flows=1)
     assert 0 < cost["direct_call_s"] < cost["task_run_mapped_s"]
     assert cost["direct_call_s"] < cost["task_run_sequential_s"] < cost["flow_run_s"]
+
+
+def test_a_limit_is_made_from_none_so_an_earlier_try_does_not_count(client):
+    """What a check measures of the learner's function that creates a limit: an earlier try's
+    limit is deleted first, so a function that creates nothing is seen to create nothing."""
+    name = f"delta-writer-{uuid.uuid4().hex[:8]}"
+    try:
+        made = pc.made_from_none(lambda: client.upsert_global_concurrency_limit_by_name(name, 2),
+                                 name)
+        assert made == ("returned", 2)
+        assert pc.made_from_none(lambda: None, name) == ("returned", None)
+        assert pc.made_from_none(lambda: 1 / 0, name) == ("raised ZeroDivisionError", None)
+    finally:
+        pc.remove_limits(name)
