@@ -5,6 +5,8 @@ project, and nothing left running once it stops."""
 import http.server
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import threading
 import time
@@ -16,6 +18,7 @@ import pytest
 from workbook import paths, prefect_home, processes, services
 from workbook.services import base
 from workbook.services import prefect as prefect_service
+from workbook.waiting import wait_for
 
 PYTHON = str(paths.env_python(prefect_home.ENV))
 TEMPORARY = "temporary server"  # what Prefect logs when it starts one for a process
@@ -112,6 +115,47 @@ def test_prefect_state_stays_inside_the_project(server):
     assert (base.STATE_DIR / "prefect" / "prefect.db").is_file()
     assert endpoint.data["home"] == str(base.STATE_DIR / "prefect")
     assert not (home / ".prefect").exists(), sorted((home / ".prefect").rglob("*"))
+
+
+def revision(database) -> str:
+    with sqlite3.connect(database) as db:
+        return db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+
+
+@pytest.mark.slow
+def test_a_new_server_starts_from_the_migrated_schema_database(server):
+    """The schema database is made once, in the environment's folder, at the revision the
+    running server's own database has."""
+    schema = prefect_service.schema_database()
+    assert schema is not None and schema.parent == prefect_home.prefect_cli().parent.parent
+    assert revision(schema) == revision(base.STATE_DIR / "prefect" / "prefect.db")
+
+
+@pytest.mark.slow
+def test_start_copies_the_schema_database_into_a_new_home(monkeypatch, tmp_path):
+    """A server started in an empty home runs on a copy of the schema database: a table put in
+    the schema beforehand is in the server's database."""
+
+    def state_folder(name: str):
+        (tmp_path / name).mkdir(exist_ok=True)
+        return tmp_path / name
+
+    marked = tmp_path / "schema.db"
+    shutil.copyfile(prefect_service.schema_database(), marked)
+    db = sqlite3.connect(marked)
+    db.execute("CREATE TABLE workbook_marker (x)")
+    db.commit()
+    db.close()  # the schema database is in WAL mode: closing writes the table into the file
+    monkeypatch.setattr(prefect_service, "schema_database", lambda: marked)
+    monkeypatch.setattr(base, "state_folder", state_folder)
+    endpoint = prefect_service.start()
+    try:
+        assert wait_for(lambda: prefect_service.healthy(endpoint), prefect_service.START_TIMEOUT_S)
+        with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert {"workbook_marker", "flow_run"} <= tables
+    finally:
+        base.stop_tree(endpoint.pid)
 
 
 @pytest.mark.slow

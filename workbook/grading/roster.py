@@ -11,7 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from workbook import paths
+from workbook import paths, services
 from workbook.grading import grade, identify, report, sandbox
 
 EXIT_ALL_GRADED, EXIT_SOME_UNGRADED, EXIT_CANNOT_RUN = 0, 1, 2
@@ -66,6 +66,7 @@ def grade_all(path: Path, out: Path, source_root: Path, workers: int,
     submissions = find_submissions(path)
     out.mkdir(parents=True, exist_ok=True)
     job = grade.Job(source_root, limits)
+    services.prepare()
     results: list[grade.GradeResult] = []
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -17,7 +17,8 @@ from pathlib import Path
 from workbook.services import base, metrics, postgres, prefect, s3, sentry
 from workbook.services.base import STATE_VARIABLE, Endpoint, ServiceError
 
-__all__ = ["STATE_VARIABLE", "Endpoint", "ServiceError", "running", "start", "status", "stop"]
+__all__ = ["STATE_VARIABLE", "Endpoint", "ServiceError", "prepare", "running", "start", "status",
+           "stop"]
 NAMES = ("postgres", "weather", "smtp", "s3", "pushgateway", "prometheus", "prefect", "sentry")
 MAILDIR = "mail"  # the SMTP sink's folder, in its state folder
 # The learner's services folder, as the grader's checker sees it (it reads the mail they sent).
@@ -69,6 +70,12 @@ HEALTH = {"postgres": postgres.healthy, "weather": _http_ok, "smtp": _smtp_ok, "
 # Those that stop otherwise than by their process group, and those slower to start than most.
 STOPPERS = {"postgres": postgres.stop, "prefect": lambda endpoint: base.stop_tree(endpoint.pid)}
 START_TIMEOUTS = {"prefect": prefect.START_TIMEOUT_S}
+
+
+def prepare() -> None:
+    """Make what services started in the grader's sandboxes read but cannot make there (their
+    environments are read-only): once, before the sandboxes start."""
+    prefect.schema_database()
 
 
 def _check_name(name: str) -> None:
