@@ -170,7 +170,6 @@ def batches() -> dict[str, list[Mistake]]:
 NOT_RERUNNABLE = {
     "03_advanced/prefect/01_flows_and_tasks": "cached task runs count in the next try",
     "03_advanced/prefect/03_concurrency": "the limit a wrong try made stays on the server",
-    "03_advanced/prefect/04_features_and_artifacts": "a wrong try's features stay in the table",
     "03_advanced/prefect/06_deployment": "a wrong try's deployment and worker stay",
 }
 
