@@ -66,14 +66,16 @@ GRADING_TESTS := tests/test_grading.py tests/test_workflow.py tests/test_conda_r
 	tests/test_benchmarks.py
 
 .PHONY: test-grading test-rest test-lake
+# The slowest tests of each session, printed at its end: where the 45-minute budget goes.
+DURATIONS := --durations=12
 test-grading:
-	@$(BASE) -m pytest $(GRADING_TESTS)
+	@$(BASE) -m pytest $(DURATIONS) $(GRADING_TESTS)
 
 test-rest:
-	@$(BASE) -m pytest $(addprefix --ignore=,$(GRADING_TESTS))
+	@$(BASE) -m pytest $(DURATIONS) $(addprefix --ignore=,$(GRADING_TESTS))
 
 test-lake:
-	@$(BASE) -m workbook pytest prefect tests/lake
+	@$(BASE) -m workbook pytest prefect tests/lake $(DURATIONS)
 
 doctor: ## check this machine; one line per check, with the fix
 	@$(PYTHON) -m workbook doctor
