@@ -164,13 +164,12 @@ def batches() -> dict[str, list[Mistake]]:
 
 
 # Lessons whose checks cannot yet be run again in the same kernel after a mistake (they leave
-# state on the Prefect server or in the lake that the next try trips over: a tag limit, cached
-# task runs, a feature table, a worker): every batch of theirs is graded in a fresh sandbox.
+# state on the Prefect server that the next try trips over: a tag limit, cached task runs):
+# every batch of theirs is graded in a fresh sandbox.
 # Making their checks re-runnable, as a learner needs them to be, is still to do.
 NOT_RERUNNABLE = {
     "03_advanced/prefect/01_flows_and_tasks": "cached task runs count in the next try",
     "03_advanced/prefect/03_concurrency": "the limit a wrong try made stays on the server",
-    "03_advanced/prefect/06_deployment": "a wrong try's deployment and worker stay",
 }
 
 
