@@ -163,23 +163,12 @@ def batches() -> dict[str, list[Mistake]]:
     return grouped
 
 
-# Lessons whose checks cannot yet be run again in the same kernel after a mistake (they leave
-# state on the Prefect server or in the lake that the next try trips over: a tag limit, cached
-# task runs, a feature table, a worker): every batch of theirs is graded in a fresh sandbox.
-# Making their checks re-runnable, as a learner needs them to be, is still to do.
-NOT_RERUNNABLE = {
-    "03_advanced/prefect/04_features_and_artifacts": "a wrong try's features stay in the table",
-    "03_advanced/prefect/06_deployment": "a wrong try's deployment and worker stay",
-}
-
-
 def graded(learner: str) -> bool:
     """Whether the roster grades this batch: each lesson's first, so that the grader's path
-    is taken by a mistake of every lesson that has one, and every batch of a lesson in
-    NOT_RERUNNABLE. The others are tried as a learner tries them (tests/test_mistakes.py), which
-    shows the same message for a fraction of the cost."""
-    lesson = batches()[learner][0].lesson
-    return learner.endswith("-mistakes-1") or lesson in NOT_RERUNNABLE
+    is taken by a mistake of every lesson that has one. The others are tried as a learner tries
+    them (tests/test_mistakes.py: the wrong answer, its hint, then the fix, in one kernel),
+    which shows the same message for a fraction of the cost."""
+    return learner.endswith("-mistakes-1")
 
 
 def submissions() -> dict[str, tuple[str, object]]:

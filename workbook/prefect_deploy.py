@@ -95,6 +95,40 @@ def stop_worker(worker: subprocess.Popen | None, timeout: float = 15) -> str:
         return "killed" if not left else f"still running: {left}"
 
 
+def start_over(worker: subprocess.Popen | None) -> None:
+    """Clear what a previous try of the worker exercise left, so that this try is judged
+    alone: its worker stopped (it goes on polling, perhaps another pool: it would run this
+    try's run whatever this try starts, and write into worker.log), and the deployment's runs
+    that no worker started cancelled (this try's worker would run them too, beside its own)."""
+    stop_worker(worker)
+    cancel_waiting_runs(DEPLOYMENT)
+
+
+def cancel_waiting_runs(deployment: str) -> int:
+    """Cancel the runs of the deployment named `deployment` that are still waiting for a
+    worker (Scheduled, Late, Pending, Paused); how many there were."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
+
+    waiting = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+        any_=[StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED])))
+    named = DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=waiting, deployment_filter=named)
+        for run in runs:
+            client.set_flow_run_state(run.id, Cancelled(message="a new try started over"),
+                                      force=True)
+    return len(runs)
+
+
 def wait_for_run(run_id, timeout_s: float = WAIT_S) -> dict:
     """Wait (at most `timeout_s`) until a flow run is over; what it became, as plain values:
     its state, the states it went through (name, seconds since it was created), its deployment's
@@ -108,8 +142,11 @@ def wait_for_run(run_id, timeout_s: float = WAIT_S) -> dict:
             time.sleep(0.5)
             run = client.read_flow_run(run_id)
         states = sorted(client.read_flow_run_states(run_id), key=lambda s: s.timestamp)
+        # A worker polls a pool if it sent a heartbeat since the run was made (every 30 s, less
+        # than the wait): a stopped worker stays listed, "online", for minutes after.
         polled = sorted({pool.name for pool in client.read_work_pools()
-                         if client.read_workers_for_work_pool(pool.name)})
+                         if any(w.last_heartbeat_time and w.last_heartbeat_time >= run.created
+                                for w in client.read_workers_for_work_pool(pool.name))})
     created = states[0].timestamp if states else run.created
     return {"state": run.state.type.value, "name": run.state.name,
             "message": run.state.message or "", "pool": run.work_pool_name,
