@@ -303,10 +303,16 @@ def serve(script: Path, log: Path, *args: str) -> subprocess.Popen:
                                 start_new_session=True)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """Stop a served process and everything it started."""
+def stop(proc: subprocess.Popen, runs_timeout_s: float = 60) -> None:
+    """Stop a served process and everything it started, once the flow runs it started have
+    exited: a runner told to stop cancels the runs still in its hands, and one whose state is
+    already Completed, its process not yet gone, would be marked Cancelled."""
+    from workbook import processes
     from workbook.services import base
+    from workbook.waiting import wait_for
 
+    wait_for(lambda: not [pid for pid in processes.descendants(proc.pid)
+                          if processes.running(pid)], runs_timeout_s, interval=0.2)
     base.stop_group(proc.pid)
     proc.wait(timeout=30)
 
