@@ -49,6 +49,11 @@ def secs(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds >= 10 else f"{seconds:.2f} s"
 
 
+def short(seconds: float) -> str:
+    """A duration that may be a few milliseconds (a task run's overhead)."""
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else secs(seconds)
+
+
 def gb(size: float) -> str:
     return f"{size / 1e9:.2f} GB"
 
@@ -163,8 +168,8 @@ def prefect_rows(overhead: dict, latency: dict) -> list[list[str]]:
     """Prefect's cost per task and flow run against a direct call, and the event path's
     upload-to-row latency."""
     direct = overhead["direct_call_s"]
-    rows = [[f"Prefect {label}, per run", secs(overhead[key]), NONE,
-             f"{direct * 1e6:.2f} µs direct call", f"+{secs(overhead[key] - direct)} a call",
+    rows = [[f"Prefect {label}, per run", short(overhead[key]), NONE,
+             f"{direct * 1e6:.2f} µs direct call", f"+{short(overhead[key] - direct)} a call",
              NONE]
             for key, label in (("task_run_mapped_s", "task run (`.map`, at once)"),
                                ("task_run_sequential_s", "task run (one after another)"),
