@@ -154,12 +154,13 @@ def upload(lesson_: LakeLesson, files: list[FileRecord], progress: bool = False)
     return [f.key for f in files]
 
 
-def restart(lesson_: LakeLesson, files: list[FileRecord]) -> None:
-    """The lesson's prefixes back to `files` alone in incoming/, as first uploaded: what an
-    earlier run moved to quarantine/ or committed to the table is gone, so a run after a fix
-    starts where the first run started, and its check sees that run's work only."""
+def restart(lesson_: LakeLesson, files: list[FileRecord], put=upload) -> list[str]:
+    """The lesson's prefixes back to `files` alone in incoming/, as first uploaded (by `put`):
+    what an earlier run moved to quarantine/ or committed to the table is gone, so a run after
+    a fix starts where the first run started, and its check sees that run's work only. Returns
+    the data keys."""
     empty(lesson_.lake)
-    upload(lesson_, files)
+    return put(lesson_, files)
 
 
 def receive(lesson_: LakeLesson) -> list[str]:

@@ -59,12 +59,11 @@ def upload(lesson_: LakeLesson, files) -> list[str]:
 
 
 def restart(lesson_: LakeLesson, files) -> list[str]:
-    """The lesson's bucket emptied (the tables, quarantine/ and incoming/) and `files` uploaded
-    again: where a check that measures an ingestion run starts, every time it runs. A try
+    """`lake_lesson.restart` with this module's upload (a few files at a time): where a check
+    that measures an ingestion run starts, every time it runs. A try
     before it committed its files, and a file committed once is skipped ever after (its key
     and ETag are in the table), so without this a learner's second try would ingest nothing."""
-    lake_lesson.empty(lesson_.lake)
-    return upload(lesson_, files)
+    return lake_lesson.restart(lesson_, files, put=upload)
 
 
 def restart_ingested(lesson_: LakeLesson, files) -> None:
