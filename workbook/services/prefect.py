@@ -34,8 +34,10 @@ def schema_database() -> Path | None:
     s a server takes to start here, paid by every sandboxed run of a Prefect lesson otherwise."""
     cli = prefect_home.prefect_cli()
     path = cli.parent.parent / SCHEMA_DB
-    if path.exists() or not cli.exists():
-        return path if path.exists() else None
+    if path.exists():
+        return path
+    if not cli.exists():
+        return None
     try:
         with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
             subprocess.run([str(cli), "server", "database", "upgrade", "-y"], check=True,
