@@ -57,16 +57,18 @@ lint: setup ## ruff on code and notebooks
 test: setup lint ## everything CI checks; installs the system packages its tests need first
 	@$(PYTHON) -m workbook system --install
 	@$(BASE) -m workbook build --check
-	@$(MAKE) --no-print-directory -j4 --output-sync=target test-grading test-mistakes test-rest test-lake
+	@$(MAKE) --no-print-directory -j4 --output-sync=target test-grading test-mistakes test-rest \
+		test-lake-airflow
 
-# Four pytest sessions at once, each printed whole when it ends: one process alone leaves the
-# second core idle while a notebook waits on a server, and no session holds most of the work.
+# Four slots of pytest sessions at once, each printed whole when it ends: one process alone
+# leaves the second core idle while a notebook waits on a server, and no slot holds most of the
+# work (the lake's session and the Airflow services' one share a slot, one after the other).
 # Every test that runs the grader is in test-grading (its sandbox users are machine-wide, and a
 # test checks that none is left).
 GRADING_TESTS := tests/test_grading.py tests/test_workflow.py tests/test_conda_route.py \
 	tests/test_benchmarks.py
 
-.PHONY: test-grading test-mistakes test-rest test-lake
+.PHONY: test-grading test-mistakes test-rest test-lake test-airflow test-lake-airflow
 # The slowest tests of each session, printed at its end: where the 45-minute budget goes.
 DURATIONS := --durations=12
 test-grading:
@@ -77,11 +79,22 @@ MISTAKES_TESTS := tests/test_mistakes.py
 test-mistakes:
 	@$(BASE) -m pytest $(DURATIONS) $(MISTAKES_TESTS)
 
+# Airflow's own services (a home, a scheduler run, the UI in a browser): about ten minutes.
+AIRFLOW_TESTS := tests/test_airflow_home.py tests/test_airflow_pipeline.py tests/test_airflow_ui.py
+test-airflow:
+	@$(BASE) -m pytest $(DURATIONS) $(AIRFLOW_TESTS)
+
 test-rest:
-	@$(BASE) -m pytest $(DURATIONS) $(addprefix --ignore=,$(GRADING_TESTS) $(MISTAKES_TESTS))
+	@$(BASE) -m pytest $(DURATIONS) \
+		$(addprefix --ignore=,$(GRADING_TESTS) $(MISTAKES_TESTS) $(AIRFLOW_TESTS))
 
 test-lake:
 	@$(BASE) -m workbook pytest prefect tests/lake $(DURATIONS)
+
+# Both run even when the first fails, so one CI log shows every failure.
+test-lake-airflow:
+	@$(MAKE) --no-print-directory test-lake; lake=$$?; \
+		$(MAKE) --no-print-directory test-airflow && exit $$lake
 
 doctor: ## check this machine; one line per check, with the fix
 	@$(PYTHON) -m workbook doctor

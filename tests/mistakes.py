@@ -12,11 +12,14 @@ Which exercises build on which is read from the lesson's source (`depends_on`), 
 """
 
 import ast
+import datetime as dt
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from workbook import markers
+from workbook import markers, sensors
 from workbook.grading import names, samples
 
 LAKE = "03_advanced/lake/01_files_to_lake"
@@ -51,6 +54,39 @@ class Mistake:
             raise ValueError(f"mistake {self.name}: the solution's cell {self.cell} no longer "
                              f"contains {self.right!r}; update tests/mistakes.py")
         answers[self.cell] = answers[self.cell].replace(self.right, self.wrong)
+
+
+@dataclass(frozen=True)
+class HardCoded(Mistake):
+    """A value of the lesson's own run written in where the answer computes it: `wrong` says
+    VALUE where `value(lesson)` goes, read from the lesson's default parameters. With those
+    parameters it may pass (`passes_by_default`): the grader's other parameters must catch it.
+    Where the check catches it anyway, it says so at the first try."""
+
+    value: Callable[[str], object] = repr
+    passes_by_default: bool = True
+
+    def make(self, answers: dict[str, str]) -> None:
+        literal = repr(self.value(self.lesson))
+        Mistake(self.name, self.lesson, self.cell, self.right,
+                self.wrong.replace("VALUE", literal), self.hint).make(answers)
+
+
+def defaults(key: str) -> dict:
+    return samples.parameters(samples.lesson(key)[0])
+
+
+@cache
+def answer_key(key: str) -> sensors.AnswerKey:
+    """The sensor files a lesson generates with its own parameters: what its learner saw."""
+    given = defaults(key)
+    with tempfile.TemporaryDirectory() as folder:
+        return sensors.generate_sensors(Path(folder), dt.datetime.fromisoformat(given["start"]),
+                                        given["hours"], given["seed"])
+
+
+def files(key: str, disposition: str) -> list[sensors.FileRecord]:
+    return [f for f in answer_key(key).in_arrival_order() if f.disposition == disposition]
 
 
 @cache
@@ -134,11 +170,12 @@ def depends_on(key: str) -> dict[str, set[str]]:
 @cache
 def learners() -> dict[str, str]:
     """mistake -> the roster learner whose submission holds it: each lesson's mistakes packed,
-    in order, into the first submission that has none in the same exercise nor in one that
-    builds on it or that it builds on."""
+    in order (hard-coded answers first, so that the roster grades each), into the first
+    submission that has none in the same exercise nor in one that builds on it or that it
+    builds on."""
     batches: dict[str, list[list[Mistake]]] = {}
     found = {}
-    for mistake in MISTAKES:
+    for mistake in sorted(MISTAKES, key=lambda m: not isinstance(m, HardCoded)):
         needs = depends_on(mistake.lesson)
         mine = exercise_of(mistake.lesson, mistake.cell)
         lesson = batches.setdefault(mistake.lesson, [])
@@ -251,6 +288,11 @@ MISTAKES = (
                   "    data = table.to_arrow(new, dt.datetime.now(dt.UTC))\n"
                   "    done = []  # the rows themselves say which files are there\n",
             hint="a read of the rows before writing is not a record"),
+    HardCoded("hard-coded-quarantine-key", LAKE, "quarantine-solution",
+              right="    for source in (key, manifest_key(key)):\n",
+              wrong="    key = VALUE  # the bad file of my first run\n"
+                    "    for source in (key, manifest_key(key)):\n",
+              value=lambda k: files(k, "quarantine")[0].key, hint="never a key written in"),
     Mistake("quarantine-delete-before-copy", LAKE, "quarantine-solution",
             right="    for source in (key, manifest_key(key)):\n"
                   "        s3.copy_object(Bucket=bucket, Key=quarantine_key(source),\n"
@@ -284,6 +326,11 @@ MISTAKES = (
             wrong="        files.labels(device=key).inc()\n"
                   "        last.labels(device=key).set(",
             hint="cardinality explosion"),
+    HardCoded("hard-coded-row-total", OBSERVABILITY, "promql-solution",
+              right="total_rows_query = 'sum(lake_rows_written_total{job=\"lake_ingest\"})'",
+              wrong="total_rows_query = VALUE",
+              value=lambda k: f"vector({sum(f.valid_rows for f in files(k, 'accept'))})",
+              passes_by_default=False, hint="a number written in"),
     Mistake("promql-without-job", OBSERVABILITY, "promql-solution",
             right="'sum(lake_rows_written_total{job=\"lake_ingest\"})'",
             wrong="'sum(lake_rows_written_total)'", hint="name the job"),
@@ -343,6 +390,9 @@ MISTAKES = (
             right='"worker", "start", "--pool", POOL]',
             wrong='"worker", "start", "--pool", "default"]',
             hint="no worker polls the work pool 'sensors-process'"),
+    HardCoded("hard-coded-image", DEPLOY, "ecs-task-solution",
+              right='            "image": image,\n', wrong='            "image": VALUE,\n',
+              value=lambda k: defaults(k)["image"], hint="not the flow's image"),
     Mistake("ecs-without-fargate", DEPLOY, "ecs-task-solution",
             right='        "requiresCompatibilities": ["FARGATE"],\n', wrong="",
             hint='requiresCompatibilities: ["FARGATE"]'),
@@ -360,6 +410,10 @@ MISTAKES = (
                   '                                         "autoscaling',
             wrong='{"autoscaling', hint="cpu-throttling"),
     # 03_advanced/prefect/02_event_driven: the trigger, the watcher, the sweep
+    HardCoded("hard-coded-trigger-key", EVENTS, "trigger-solution",
+              right='parameters={"key": "{{ event.payload.key }}"}',
+              wrong='parameters={"key": VALUE}',
+              value=lambda k: files(k, "accept")[0].key, hint="from {{ event.payload.key }}"),
     Mistake("trigger-without-match", EVENTS, "trigger-solution",
             right='        match={"prefect.resource.id": f"s3.{bucket}.*"},\n', wrong="",
             hint="no match filter starts a run for every such event"),
@@ -418,9 +472,10 @@ MISTAKES = (
             right="client.create_concurrency_limit(tag=READ_TAG,",
             wrong='client.create_concurrency_limit(tag="s3-reads",',
             hint="a limit created for a different tag does not apply"),
-    Mistake("tag-limit-hard-coded", CONCURRENCY, "read-limit-solution",
-            right="concurrency_limit=limit)", wrong="concurrency_limit=3)",
-            hint="use the `limit` argument"),
+    HardCoded("tag-limit-hard-coded", CONCURRENCY, "read-limit-solution",
+              right="concurrency_limit=limit)", wrong="concurrency_limit=VALUE)",
+              value=lambda k: defaults(k)["read_limit"], passes_by_default=False,
+              hint="use the `limit` argument"),
     Mistake("writer-limit-never-created", CONCURRENCY, "writer-limit-solution",
             right="    client.upsert_global_concurrency_limit_by_name(WRITER, limit=1)\n",
             wrong="    pass  # concurrency() makes the limit the first time it is used\n",
@@ -431,6 +486,12 @@ MISTAKES = (
             wrong="    return steps.timed_commit(bucket, endpoint, batch)\n",
             hint="wrap the commit (steps.timed_commit) in `with concurrency(WRITER, occupy=1):`"),
     # 03_advanced/prefect/04_features_and_artifacts
+    HardCoded("hard-coded-feature-dates", PREFECT_04, "touched-partitions-solution",
+              right='build_features(bucket, endpoint, dates=ingested["dates"])',
+              wrong="build_features(bucket, endpoint, dates=VALUE)",
+              value=lambda k: [(dt.date.fromisoformat(defaults(k)["start"][:10])
+                                + dt.timedelta(days=1)).isoformat()],  # the night's date
+              hint="not dates written in by hand"),
     Mistake("artifact-key-with-underscore", PREFECT_04, "ingest-artifacts-solution",
             right='key="ingest-report"', wrong='key="ingest_report"',
             hint="only lowercase letters, numbers and dashes"),
@@ -491,6 +552,12 @@ MISTAKES = (
     Mistake("failed-future-raises", PF01, "map-files-solution",
             right="        outcome = future.result(raise_on_failure=False)\n",
             wrong="        outcome = future.result()\n", hint="raise_on_failure=False"),
+    HardCoded("hard-coded-watermark", PF01, "watermark-solution",
+              right="    since = Variable.get(WATERMARK, default=None)\n",
+              wrong="    since = VALUE  # where the files start\n",
+              value=lambda k: dt.datetime.fromisoformat(defaults(k)["start"]).replace(
+                  tzinfo=dt.UTC).isoformat(),
+              passes_by_default=False, hint="pass the Variable's watermark"),
     Mistake("watermark-not-advanced", PF01, "watermark-solution",
             right="    if watermark is not None:\n"
                   "        Variable.set(WATERMARK, watermark, overwrite=True)\n",

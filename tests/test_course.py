@@ -1,13 +1,13 @@
 """The course's declaration (workbook/course.py) is the one list of levels and lessons: it
 matches the solutions, the README's curriculum table, and what lessons say they build on."""
 
-import ast
 import re
 
 import nbformat
 import pytest
 
 from workbook import course, paths
+from workbook.grading import samples
 
 
 def test_the_declaration_lists_exactly_the_solution_notebooks():
@@ -82,13 +82,6 @@ def test_every_declared_orchestrator_has_its_integrity_suite():
     assert declared <= set(integrity.SUITES) & set(integrity.ENVIRONS)
 
 
-def defaults(nb) -> dict:
-    """The parameters cell's names and values (literals, as every lesson writes them)."""
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    return {node.targets[0].id: ast.literal_eval(node.value)
-            for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)}
-
-
 @pytest.mark.parametrize("lesson", course.lessons(), ids=lambda lesson: lesson.key)
 def test_every_lesson_is_graded_with_other_data_than_its_defaults(lesson):
     """The grader runs each lesson with its `workbook_grading` parameters: they must name the
@@ -96,7 +89,7 @@ def test_every_lesson_is_graded_with_other_data_than_its_defaults(lesson):
     a seed), so an answer hard-coded from a default run fails in every lesson."""
     nb = nbformat.read(lesson.path(), as_version=4)
     graded = nb.metadata.get("workbook_grading", {}).get("parameters", {})
-    known = defaults(nb)
+    known = samples.parameters(nb)
     assert graded, "no workbook_grading parameters"
     assert set(graded) <= set(known), set(graded) - set(known)
     shaping = {"run_date", "start", "seed"}

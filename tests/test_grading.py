@@ -25,7 +25,7 @@ import mistakes
 import nbformat
 import papermill as pm
 import pytest
-from mistakes import MISTAKES
+from mistakes import MISTAKES, HardCoded
 
 from workbook import course, markers, paths
 from workbook.grading import samples
@@ -394,6 +394,16 @@ def test_a_plausible_mistake_fails_its_exercise_with_a_hint_naming_it(graded, mi
     scored = by_exercise(result)[mistake.exercise()]
     assert scored["status"] in ("failed", "partial"), result["exercises"]
     assert mistake.hint in scored["feedback"], scored["feedback"]
+
+
+def test_every_advanced_lesson_is_graded_with_a_hard_coded_answer():
+    """Each advanced lesson's roster holds an answer with its own run's values written in
+    (`HardCoded`): the test above shows it fails with its hint under the grader's parameters,
+    tests/test_mistakes.py that it passes with the lesson's own (or that its check catches it
+    anyway). The orientation lesson's hard-coded learners stand for the levels before."""
+    graded = {m.lesson for m in MISTAKES if isinstance(m, HardCoded) and mistakes.graded(m.learner)}
+    missing = set(course.lesson_keys("03_advanced")) - graded
+    assert not missing, f"no hard-coded answer graded for {sorted(missing)}"
 
 
 def test_exercises_that_need_an_unanswered_one_are_not_graded_and_say_which(graded):

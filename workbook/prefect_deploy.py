@@ -7,6 +7,7 @@ The checks are plain functions over plain values (dicts, strings), so the grader
 which runs no flow and talks to no server, can judge with them.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -14,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from workbook import paths, prefect_home, processes
+from workbook import paths, prefect_home, processes, waiting
 
 POOL = "sensors-process"  # the lesson's process work pool
 DEPLOYMENT = "sensors-ingest"
@@ -95,12 +96,42 @@ def stop_worker(worker: subprocess.Popen | None, timeout: float = 15) -> str:
         return "killed" if not left else f"still running: {left}"
 
 
+def workers_of(api_url: str) -> list[int]:
+    """The `prefect worker start` processes that report to `api_url`, read from /proc. A
+    worker started in a session of its own outlives the kernel that started it: after a kernel
+    restart no `worker` variable holds it, yet it goes on running whatever a new try starts."""
+    found = []
+    for folder in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (folder / "cmdline").read_bytes().split(b"\0")
+            if not any(argv[i:i + 2] == [b"worker", b"start"] for i in range(len(argv))):
+                continue
+            variables = (folder / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        if f"PREFECT_API_URL={api_url}".encode() in variables:
+            found.append(int(folder.name))
+    return sorted(found)
+
+
+def stop_workers(pids: list[int], timeout: float = 15) -> list[int]:
+    """Stop workers that are no child of this process, as stop_worker does; those left."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGINT)
+    if waiting.wait_for(lambda: not any(processes.running(p) for p in pids), timeout):
+        return []
+    return processes.stop_tree(*[p for p in pids if processes.running(p)], timeout=5)
+
+
 def start_over(worker: subprocess.Popen | None) -> None:
     """Clear what a previous try of the worker exercise left, so that this try is judged
     alone: its worker stopped (it goes on polling, perhaps another pool: it would run this
-    try's run whatever this try starts, and write into worker.log), and the deployment's runs
-    that no worker started cancelled (this try's worker would run them too, beside its own)."""
+    try's run whatever this try starts, and write into worker.log), a worker of a kernel before
+    a restart as well, and the deployment's runs that no worker started cancelled (this try's
+    worker would run them too, beside its own)."""
     stop_worker(worker)
+    stop_workers(workers_of(os.environ.get("PREFECT_API_URL", "")))
     cancel_waiting_runs(DEPLOYMENT)
 
 

@@ -4,6 +4,7 @@ Tests use them to check the grader on every lesson, benchmarks to time it, and i
 rehearse grading before a workshop; they are built, never committed, so they cannot go stale.
 """
 
+import ast
 import copy
 from pathlib import Path
 
@@ -33,6 +34,13 @@ def lesson(key: str):
         raise KeyError(f"{key} is no lesson of this course")
     return (nbformat.read(declared.path(paths.SOLUTIONS), as_version=4),
             nbformat.read(declared.path(paths.NOTEBOOKS), as_version=4))
+
+
+def parameters(nb) -> dict:
+    """The parameters cell's names and default values (literals, as every lesson writes them)."""
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    return {node.targets[0].id: ast.literal_eval(node.value)
+            for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)}
 
 
 def correct(key: str):
