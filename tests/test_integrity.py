@@ -17,6 +17,7 @@ FILES = {track.folder: lesson_files.files(course.lesson_keys(track.folder))
 CASES = [(track, name) for track, files in FILES.items() for name in sorted(files) or [None]]
 AIRFLOW = course.track("02_intermediate")  # the track the suite's negative cases use
 PREFECT = course.track("03_advanced/prefect")
+DAGSTER = course.track("03_advanced/dagster")
 
 
 def integrity(folder, home, track: course.Track = AIRFLOW) -> dict[str, list[str]]:
@@ -194,3 +195,86 @@ def test_the_prefect_suite_fails_what_it_should(tmp_path):
                                 "in this folder"],
     }
     assert not list(flows.glob("*.ran")), "a flow ran while the suite imported its file"
+
+
+ASSET = '''"""{module_doc}"""
+import dagster as dg
+
+
+@dg.asset({asset_args})
+def {name}():
+    {doc}
+    open(__file__ + ".ran", "w").close()  # proof of a run
+    return 1
+
+
+{tail}
+'''
+SENSOR = '''"""Sensors."""
+import dagster as dg
+
+
+@dg.sensor(target="*"{interval})
+def {name}(context):
+    return dg.SkipReason("nothing new")
+'''
+RETRY = "retry_policy=dg.RetryPolicy(max_retries=2)"
+DEFINITIONS = '''"""The code location: an asset that needs a resource nobody provides."""
+import dagster as dg
+from needs_lake import needs_lake
+
+defs = dg.Definitions(assets=[needs_lake])
+'''
+
+
+def test_the_dagster_suite_fails_what_it_should(tmp_path):
+    good = {"module_doc": "Sensor assets.", "asset_args": f'group_name="lake", {RETRY}',
+            "doc": '"""Readings of the hour."""', "tail": ""}
+    hourly = "partitions_def=dg.HourlyPartitionsDefinition(start_date='2015-06-01-00:00'{})"
+    cases = {
+        "good": {}, "undocumented": {"doc": "pass"}, "ungrouped": {"asset_args": RETRY},
+        "kinds": {"asset_args": f'kinds={{"s3"}}, {RETRY}'},
+        "no_retries": {"asset_args": 'group_name="lake"'},
+        "silent_zero": {"asset_args": 'group_name="lake", '
+                        "retry_policy=dg.RetryPolicy(max_retries=0)"},
+        "stated_zero": {"asset_args": 'group_name="lake", '
+                        "retry_policy=dg.RetryPolicy(max_retries=0)",
+                        "doc": '"""Readings. No retries: the next sensor tick reloads."""'},
+        "unbounded": {"asset_args": f'group_name="lake", {RETRY}, ' + hourly.format("")},
+        "bounded": {"asset_args": f'group_name="lake", {RETRY}, '
+                    + hourly.format(", end_date='2015-06-02-00:00'")},
+        "raises": {"tail": 'raise RuntimeError("broken on purpose")'},
+        "materializes": {"tail": "dg.materialize([materializes])"},
+        "needs_lake": {"asset_args": f'group_name="lake", {RETRY}, '
+                       'required_resource_keys={"lake"}'},
+    }
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    for name, change in cases.items():
+        (defs / f"{name}.py").write_text(ASSET.format(name=name, **{**good, **change}))
+    for name, interval in (("paced", ", minimum_interval_seconds=5"), ("unpaced", "")):
+        (defs / f"{name}.py").write_text(SENSOR.format(name=name, interval=interval))
+    (defs / "definitions.py").write_text(DEFINITIONS)
+    found = integrity(defs, tmp_path / "home", DAGSTER)
+    line = (defs / "materializes.py").read_text().splitlines().index(
+        "dg.materialize([materializes])") + 1
+    definitions = found.pop("definitions.py")
+    assert found == {
+        "good.py": [], "kinds.py": [], "stated_zero.py": [], "bounded.py": [], "paced.py": [],
+        "needs_lake.py": [],
+        "undocumented.py": ["asset undocumented has no description (a docstring or "
+                            "description=)"],
+        "ungrouped.py": ["asset ungrouped has no group_name, tags or kinds to sort it by"],
+        "no_retries.py": ["no_retries sets no retry_policy"],
+        "silent_zero.py": ["silent_zero has max_retries=0 and its documentation does not say "
+                           "why"],
+        "unbounded.py": ["asset unbounded has time partitions with no end_date: they grow by "
+                         "one every period, and automation looks at the latest one only"],
+        "raises.py": ["does not import: RuntimeError: broken on purpose"],
+        "materializes.py": [f"calls dg.materialize() at import time (line {line}): put it "
+                            'under `if __name__ == "__main__":`'],
+        "unpaced.py": ["sensor unpaced sets no minimum_interval_seconds"],
+    }
+    assert len(definitions) == 1 and "dagster definitions validate failed" in definitions[0]
+    assert "lake" in definitions[0], definitions
+    assert not list(defs.glob("*.ran")), "an asset ran while the suite imported its file"

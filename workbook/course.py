@@ -27,6 +27,8 @@ class Orchestrator:
 AIRFLOW = Orchestrator("airflow", {"dags": "", "incident": "incident/"})
 # Flow modules and their prefect.yaml, written to <workspace>/flows/ (`%%writefile {flows}/...`).
 PREFECT = Orchestrator("prefect", {"flows": ""})
+# Asset modules, sensors and definitions.py, written to <workspace>/defs/ (`%%writefile {defs}/`).
+DAGSTER = Orchestrator("dagster", {"defs": ""})
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ TRACKS = (
         "05_observability",
         "06_deployment",
     ), PREFECT),
+    # The Dagster track: the same lake pipeline as software-defined assets (its lessons come).
+    Track("03_advanced", "dagster", "dagster", (), DAGSTER),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order
 

@@ -13,12 +13,20 @@ tagged through a deployment (prefect.yaml beside it, or `serve`/`deploy`/`to_dep
 calls does, and `retries=0` counts only with a reason (a comment on that line, or "retries" in
 its description or its module's docstring).
 
+Dagster: the code location passes Dagster's own `dagster definitions validate` (definitions.py,
+where the folder has one); each file imports with no error and materializes nothing while it
+imports; each asset has a description and a group (or tags or kinds) to sort it by in the UI, and
+a retry policy, or zero retries with its documentation saying why; time partitions end (an
+unbounded hourly definition from 2015 holds every hour since, and declarative automation looks at
+the latest window only); each sensor sets its own minimum interval.
+
 `python -m workbook.integrity KIND FOLDER` runs in the orchestrator's own environment and prints
 {file: [problems]} as JSON; the tests judge it (tests/test_integrity.py).
 """
 
 import ast
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -81,6 +89,21 @@ def _main_guard(node: ast.stmt) -> bool:
     return isinstance(node, ast.If) and "__name__" in ast.unparse(node.test)
 
 
+def _top_level_calls(tree: ast.Module):
+    """Each call a module makes while it is imported: outside its functions, classes and
+    `if __name__ == "__main__":` block."""
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) or (
+                _main_guard(statement)):
+            continue
+        yield from (node for node in ast.walk(statement) if isinstance(node, ast.Call))
+
+
+def _called_at_import(call: ast.Call) -> str:
+    return (f"calls {ast.unparse(call.func)}() at import time (line {call.lineno}): put it "
+            f"under `if __name__ == \"__main__\":`")
+
+
 def runs_at_import(source: str) -> list[str]:
     """The flow runs (a call, `.serve()`, `.deploy()`) a module makes at its top level, read
     from its text, so that they are reported and never started: each as a sentence."""
@@ -94,19 +117,10 @@ def runs_at_import(source: str) -> list[str]:
     flows |= {target.id for node in tree.body if isinstance(node, ast.Assign)
               and isinstance(node.value, ast.Call) and _is_flow_decorator(node.value.func)
               for target in node.targets if isinstance(target, ast.Name)}
-    problems = []
-    for statement in tree.body:
-        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) or (
-                _main_guard(statement)):
-            continue
-        for node in ast.walk(statement):
-            func = node.func if isinstance(node, ast.Call) else None
-            if (isinstance(func, ast.Name) and func.id in flows) or (
-                    isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                    and func.value.id in flows and func.attr in ("serve", "deploy")):
-                problems.append(f"calls {ast.unparse(func)}() at import time (line "
-                                f"{node.lineno}): put it under `if __name__ == \"__main__\":`")
-    return problems
+    return [_called_at_import(call) for call in _top_level_calls(tree)
+            if (isinstance(call.func, ast.Name) and call.func.id in flows) or (
+                isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+                and call.func.value.id in flows and call.func.attr in ("serve", "deploy"))]
 
 
 def _resolve(node: ast.expr, names: dict):
@@ -279,6 +293,150 @@ def prefect(folder: Path) -> dict[str, list[str]]:
     return found
 
 
+DAGSTER_RUNS = ("materialize", "materialize_to_memory", "execute_job", "execute_in_process")
+
+
+def materializes_at_import(source: str) -> list[str]:
+    """The runs (materialize(), a job's execute_in_process(), ...) a module starts at its top
+    level, read from its text, so that they are reported and never started."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # the import reports it
+    return [_called_at_import(call) for call in _top_level_calls(tree)
+            if (getattr(call.func, "id", None) or getattr(call.func, "attr", None))
+            in DAGSTER_RUNS]
+
+
+SENSOR_DECORATORS = ("sensor", "asset_sensor", "multi_asset_sensor", "run_status_sensor",
+                     "run_failure_sensor")
+
+
+def unpaced_sensors(source: str) -> list[str]:
+    """The sensors whose decorator names no minimum_interval_seconds, read from the text:
+    Dagster fills in its default (30 s), so the definition cannot tell it from a chosen one."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            func = call.func if call else decorator
+            name = getattr(func, "id", None) or getattr(func, "attr", None)
+            if name in SENSOR_DECORATORS and not any(
+                    k.arg == "minimum_interval_seconds" for k in (call.keywords if call else [])):
+                problems.append(f"sensor {node.name} sets no minimum_interval_seconds")
+    return problems
+
+
+def unbounded_time_partitions(partitions) -> bool:
+    """Whether a partitions definition (or a dimension of a multi-partitioned one) is a time
+    window with no end."""
+    from dagster import MultiPartitionsDefinition, TimeWindowPartitionsDefinition
+
+    if isinstance(partitions, MultiPartitionsDefinition):
+        return any(unbounded_time_partitions(d.partitions_def)
+                   for d in partitions.partitions_defs)
+    return isinstance(partitions, TimeWindowPartitionsDefinition) and partitions.end is None
+
+
+def asset_problems(assets_def, module_doc_text: str) -> list[str]:
+    """What one assets definition (an @asset, or each asset of a @multi_asset) lacks."""
+    problems = []
+    docs = module_doc_text
+    for spec in assets_def.specs:
+        key = spec.key.to_user_string()
+        docs += spec.description or ""
+        if not spec.description:
+            problems.append(f"asset {key} has no description (a docstring or description=)")
+        if spec.group_name in (None, "default") and not spec.tags and not spec.kinds:
+            problems.append(f"asset {key} has no group_name, tags or kinds to sort it by")
+        if unbounded_time_partitions(spec.partitions_def):
+            problems.append(f"asset {key} has time partitions with no end_date: they grow by "
+                            "one every period, and automation looks at the latest one only")
+    if assets_def.is_executable:
+        policy = assets_def.op.retry_policy
+        name = assets_def.op.name
+        if policy is None:
+            problems.append(f"{name} sets no retry_policy")
+        elif policy.max_retries == 0 and "retr" not in docs.lower():
+            problems.append(f"{name} has max_retries=0 and its documentation does not say why")
+    return problems
+
+
+def _defined_in(assets_def, path: Path) -> bool:
+    """Whether an asset's function is written in `path` (not imported there from a sibling
+    module, which is judged on its own)."""
+    import inspect
+
+    function = getattr(getattr(assets_def.op, "compute_fn", None), "decorated_fn", None) \
+        if assets_def.is_executable else None
+    try:
+        return inspect.getsourcefile(inspect.unwrap(function)) == str(path)
+    except TypeError:  # no function to read: judged where it is found
+        return True
+
+
+def validate_definitions(folder: Path) -> list[str]:
+    """`dagster definitions validate` on the folder's definitions.py: its failure line, if any
+    (the CLI loads the code location as `dagster dev` and a deployment do)."""
+    import subprocess
+
+    cli = Path(sys.executable).with_name("dagster")
+    result = subprocess.run([str(cli), "definitions", "validate", "-f", "definitions.py"],
+                            cwd=folder, capture_output=True, text=True, timeout=300)
+    if result.returncode == 0:
+        return []
+    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines()
+             if line.strip()]
+    failed = [line for line in lines if "Validation failed" in line or "Error" in line]
+    return [f"dagster definitions validate failed: {(failed or lines or ['no output'])[-1]}"]
+
+
+def dagster(folder: Path) -> dict[str, list[str]]:
+    """{file in `folder`: its problems} for every Python file of a code location folder; its
+    definitions.py (where there is one) validated by Dagster's own CLI, as a deployment
+    loads it."""
+    import importlib.util
+    import signal
+
+    from dagster import AssetsDefinition
+
+    from workbook import dagster_home
+
+    dagster_home.prepare(Path(os.environ["DAGSTER_HOME"]))
+    files = sorted(folder.rglob("*.py"))
+    found = {str(p.relative_to(folder)): materializes_at_import(p.read_text()) for p in files}
+    sys.path.insert(0, str(folder))  # as `dagster ... -d folder` does: modules import siblings
+    signal.signal(signal.SIGALRM, _time_limit)
+    for path in files:
+        name = str(path.relative_to(folder))
+        if found[name]:
+            continue  # importing it would start the run
+        spec = importlib.util.spec_from_file_location(f"wb_location_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        signal.alarm(IMPORT_TIMEOUT_S)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as error:  # noqa: BLE001 (SystemExit too: any failure is reported)
+            found[name].append(f"does not import: {type(error).__name__}: "
+                               f"{(str(error).splitlines() or [''])[0]}")
+            continue
+        finally:
+            signal.alarm(0)
+        found[name] += unpaced_sensors(path.read_text())
+        for value in vars(module).values():
+            if isinstance(value, AssetsDefinition) and _defined_in(value, path):
+                found[name] += asset_problems(value, module.__doc__ or "")
+    if (folder / "definitions.py").exists() and not found["definitions.py"]:
+        found["definitions.py"] += validate_definitions(folder)
+    return found
+
+
 def report(kind: str, folder: Path, home: Path, python: Path) -> dict[str, list[str]]:
     """The suite `kind` over `folder`, run by `python` (the environment to judge: the learner's
     venv, or one built as an image builds its own), with the orchestrator's state in `home`."""
@@ -312,9 +470,16 @@ def _prefect_environ(folder: Path, home: Path) -> dict[str, str]:
             "PREFECT_FLOWS_DEFAULT_RETRIES": "0", "PREFECT_TASKS_DEFAULT_RETRIES": "0"}
 
 
-SUITES = {"airflow": airflow, "prefect": prefect}
+def _dagster_environ(folder: Path, home: Path) -> dict[str, str]:
+    from workbook import dagster_home
+
+    return dagster_home.environ(home)
+
+
+SUITES = {"airflow": airflow, "prefect": prefect, "dagster": dagster}
 # The variables each orchestrator reads before its first import (its home, its dags folder).
-ENVIRONS = {"airflow": _airflow_environ, "prefect": _prefect_environ}
+ENVIRONS = {"airflow": _airflow_environ, "prefect": _prefect_environ,
+            "dagster": _dagster_environ}
 
 
 def main(argv: list[str]) -> int:

@@ -100,12 +100,13 @@ def kernels_dir() -> Path:
 
 def jupyter_environ(base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for Jupyter tools: all their state stays inside the project's .workbook/,
-    and so does Prefect's in their kernels (its home; its API is set by `prefect_home.activate`,
-    as the server's port is known only once it runs)."""
-    from workbook import prefect_home
+    and so do Prefect's and Dagster's in their kernels (their homes; Prefect's API is set by
+    `prefect_home.activate`, as the server's port is known only once it runs)."""
+    from workbook import dagster_home, prefect_home
 
     env = dict(os.environ if base is None else base)
     env.update(prefect_home.environ())
+    env.update(dagster_home.environ())
     state = STATE / "jupyter"
     env.update(
         JUPYTER_DATA_DIR=str(state / "data"),
