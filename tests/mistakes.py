@@ -63,7 +63,7 @@ class HardCoded(Mistake):
     parameters it may pass (`passes_by_default`): the grader's other parameters must catch it.
     Where the check catches it anyway, it says so at the first try."""
 
-    value: Callable[[str], object] = repr
+    value: Callable[[str], object]
     passes_by_default: bool = True
 
     def make(self, answers: dict[str, str]) -> None:

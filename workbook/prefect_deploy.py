@@ -79,21 +79,12 @@ def create_pool(name: str, kind: str = "process") -> str:
 
 
 def stop_worker(worker: subprocess.Popen | None, timeout: float = 15) -> str:
-    """Stop a worker started in its own session: Ctrl-C to its process group (a worker shuts
-    down on SIGINT, finishing what it submitted), then TERM and KILL to what is left."""
+    """Stop a worker this process started in its own session (see stop_workers), and reap it."""
     if worker is None or worker.poll() is not None:
         return "not running"
-    try:
-        os.killpg(worker.pid, signal.SIGINT)
-    except ProcessLookupError:
-        return "stopped"
-    try:
-        worker.wait(timeout)
-        return "stopped"
-    except subprocess.TimeoutExpired:
-        left = processes.stop_tree(worker.pid, timeout=5)
-        worker.wait(5)
-        return "killed" if not left else f"still running: {left}"
+    said = stop_workers([worker.pid], timeout)
+    worker.wait(5)
+    return said
 
 
 def workers_of(api_url: str) -> list[int]:
@@ -114,14 +105,17 @@ def workers_of(api_url: str) -> list[int]:
     return sorted(found)
 
 
-def stop_workers(pids: list[int], timeout: float = 15) -> list[int]:
-    """Stop workers that are no child of this process, as stop_worker does; those left."""
+def stop_workers(pids: list[int], timeout: float = 15) -> str:
+    """Stop workers started in sessions of their own: Ctrl-C to each process group (a worker
+    shuts down on SIGINT, finishing what it submitted), then TERM and KILL to what is left
+    after `timeout`. 'stopped', 'killed', or 'still running: [pids]'."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGINT)
     if waiting.wait_for(lambda: not any(processes.running(p) for p in pids), timeout):
-        return []
-    return processes.stop_tree(*[p for p in pids if processes.running(p)], timeout=5)
+        return "stopped"
+    left = processes.stop_tree(*[p for p in pids if processes.running(p)], timeout=5)
+    return "killed" if not left else f"still running: {left}"
 
 
 def start_over(worker: subprocess.Popen | None) -> None:
