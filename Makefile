@@ -57,10 +57,10 @@ lint: setup ## ruff on code and notebooks
 test: setup lint ## everything CI checks; installs the system packages its tests need first
 	@$(PYTHON) -m workbook system --install
 	@$(BASE) -m workbook build --check
-	@$(MAKE) --no-print-directory -j4 --output-sync=target test-grading test-mistakes test-rest \
-		test-lake-airflow
+	@$(MAKE) --no-print-directory -j5 --output-sync=target test-grading test-lessons \
+		test-lessons-prefect test-rest test-lake-airflow
 
-# Four slots of pytest sessions at once, each printed whole when it ends: one process alone
+# Five slots of pytest sessions at once, each printed whole when it ends: one process alone
 # leaves the second core idle while a notebook waits on a server, and no slot holds most of the
 # work (the lake's session and the Airflow services' one share a slot, one after the other).
 # Every test that runs the grader is in test-grading (its sandbox users are machine-wide, and a
@@ -68,16 +68,20 @@ test: setup lint ## everything CI checks; installs the system packages its tests
 GRADING_TESTS := tests/test_grading.py tests/test_workflow.py tests/test_conda_route.py \
 	tests/test_benchmarks.py
 
-.PHONY: test-grading test-mistakes test-rest test-lake test-airflow test-lake-airflow
+.PHONY: test-grading test-lessons test-lessons-prefect test-rest test-lake test-airflow \
+	test-lake-airflow
 # The slowest tests of each session, printed at its end: where the 45-minute budget goes.
 DURATIONS := --durations=12
 test-grading:
 	@$(BASE) -m pytest $(DURATIONS) $(GRADING_TESTS)
 
-# Every lesson's plausible mistakes tried in a kernel of its own (one lesson run per lesson).
-MISTAKES_TESTS := tests/test_mistakes.py
-test-mistakes:
-	@$(BASE) -m pytest $(DURATIONS) $(MISTAKES_TESTS)
+# Every solution notebook run once, track by track, for nbval's comparison and the plausible
+# mistakes at once: the Prefect track (the longest) in a slot of its own, the others in one.
+LESSONS_TESTS := tests/test_lessons.py
+test-lessons:
+	@$(BASE) -m pytest $(DURATIONS) $(LESSONS_TESTS) -k "not prefect"
+test-lessons-prefect:
+	@$(BASE) -m pytest $(DURATIONS) $(LESSONS_TESTS) -k prefect
 
 # Airflow's own services (a home, a scheduler run, the UI in a browser): about ten minutes.
 AIRFLOW_TESTS := tests/test_airflow_home.py tests/test_airflow_pipeline.py tests/test_airflow_ui.py
@@ -86,7 +90,7 @@ test-airflow:
 
 test-rest:
 	@$(BASE) -m pytest $(DURATIONS) \
-		$(addprefix --ignore=,$(GRADING_TESTS) $(MISTAKES_TESTS) $(AIRFLOW_TESTS))
+		$(addprefix --ignore=,$(GRADING_TESTS) $(LESSONS_TESTS) $(AIRFLOW_TESTS))
 
 test-lake:
 	@$(BASE) -m workbook pytest prefect tests/lake $(DURATIONS)

@@ -203,7 +203,7 @@ def batches() -> dict[str, list[Mistake]]:
 def graded(learner: str) -> bool:
     """Whether the roster grades this batch: each lesson's first, so that the grader's path
     is taken by a mistake of every lesson that has one. The others are tried as a learner tries
-    them (tests/test_mistakes.py: the wrong answer, its hint, then the fix, in one kernel),
+    them (tests/test_lessons.py: the wrong answer, its hint, then the fix, in one kernel),
     which shows the same message for a fraction of the cost."""
     return learner.endswith("-mistakes-1")
 

@@ -1,6 +1,7 @@
-"""The grader on a class: correct, blank and partial work on every lesson, hard-coded answers,
-and a hostile corpus, all in one roster graded in parallel, so each case also shows that one
-learner's crash, hang or bomb leaves every other grade right.
+"""The grader on a class: correct and blank work and the first mistakes on every lesson, partial
+work on one lesson per track, hard-coded answers, and a hostile corpus, all in one roster graded
+in parallel, so each case also shows that one learner's crash, hang or bomb leaves every other
+grade right.
 
 The hostile corpus covers each class of attack with several variants: the submission choosing
 its grading (identity), reading or writing outside its sandbox (escape, leak), forging a
@@ -33,6 +34,12 @@ from workbook.grading import samples
 # The roster takes ten minutes or more on two cores: its fixture gets a longer time-out.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 LESSONS = course.lesson_keys()
+# Partial work (with the forged verdict in it) on the first lesson of each track: the grader
+# scores every lesson alike, and what differs between tracks is the kernel the forgery runs in.
+# A partial run costs most of a correct one (every demonstration of the lesson runs), so the
+# other lessons show their answered exercises scoring in their mistakes' batch instead.
+PARTIAL = [lessons[0].key for lessons in
+           (course.lessons(track.folder) for track in course.TRACKS) if lessons]
 CHAINED = "01_beginner/01_extract_transform"  # each exercise works on the one before's table
 ORIENTATION = "01_beginner/00_orientation"
 COUNT_FILES, COUNT_LINES = "count-files-solution", "count-lines-solution"
@@ -240,7 +247,7 @@ def identity_cases(evil: Path) -> dict[str, object]:
             "key-checkpoints": f"{ORIENTATION}/../.ipynb_checkpoints/00_orientation"}
 
 
-# A hostile answer every lesson gets (in its partial submission): the check helpers patched in
+# A hostile answer each partial submission holds: the check helpers patched in
 # the learner's kernel so that every check "passes", and a pass printed. Verdicts run in the
 # checker's kernel, so the exercise scores what a missing answer scores.
 FORGED = ("from workbook import checks\n"
@@ -266,7 +273,8 @@ def build_roster(roster: Path, out: Path, port: int, host_file: Path, evil: Path
         name = Path(key).name
         samples.write(samples.correct(key), roster / f"correct-{name}", key)
         samples.write(samples.blank(key), roster / f"blank-{name}", key)
-        samples.write(partial_and_forged(key), roster / f"partial-{name}", key)
+    for key in PARTIAL:
+        samples.write(partial_and_forged(key), roster / f"partial-{Path(key).name}", key)
     for learner, (key, nb) in mistakes.submissions().items():
         samples.write(nb, roster / learner, key)
     samples.write(samples.all_but_first(CHAINED), roster / "skipped-first", CHAINED)
@@ -350,7 +358,7 @@ def findings(result: dict) -> dict:
     return json.loads(match.group(1))
 
 
-# --- the class: every lesson, correct, blank and partial ---------------------------------
+# --- the class: correct and blank on every lesson, partial on each track's first ---------
 
 
 @pytest.mark.parametrize("key", LESSONS)
@@ -369,12 +377,11 @@ def test_blank_submission_gets_zero_not_attempted(graded, key):
     assert "no exercise is answered: the notebook was not run" in result["notes"]
 
 
-@pytest.mark.parametrize("key", LESSONS)
+@pytest.mark.parametrize("key", PARTIAL)
 def test_partial_submission_gets_the_first_exercise_and_a_forgery_nothing(graded, key):
-    """The first exercise answered: it scores. It may keep only part of its points when one of
-    its checks is a run that needs the later exercises too (lesson 02_intermediate/04 checks its
-    retry policy alone, then in the DAG's run). The second is a forgery (FORGED): it scores 0,
-    and the rest are not attempted."""
+    """The first exercise answered: it scores (maybe only part of its points, when one of its
+    checks is a run that needs the later exercises too). The second is a forgery (FORGED): it
+    scores 0, and the rest are not attempted."""
     result = one(graded, f"partial-{Path(key).name}", key)
     first, forged, *others = samples.points(key)
     scored = by_exercise(result)
@@ -389,7 +396,7 @@ def test_partial_submission_gets_the_first_exercise_and_a_forgery_nothing(graded
 @pytest.mark.parametrize("mistake", [m for m in MISTAKES if mistakes.graded(m.learner)],
                          ids=lambda m: m.name)
 def test_a_plausible_mistake_fails_its_exercise_with_a_hint_naming_it(graded, mistake):
-    """Each lesson's first batch of mistakes; the others: tests/test_mistakes.py."""
+    """Each lesson's first batch of mistakes; the others: tests/test_lessons.py."""
     result = one(graded, mistake.learner, mistake.lesson)
     scored = by_exercise(result)[mistake.exercise()]
     assert scored["status"] in ("failed", "partial"), result["exercises"]
@@ -399,7 +406,7 @@ def test_a_plausible_mistake_fails_its_exercise_with_a_hint_naming_it(graded, mi
 def test_every_advanced_lesson_is_graded_with_a_hard_coded_answer():
     """Each advanced lesson's roster holds an answer with its own run's values written in
     (`HardCoded`): the test above shows it fails with its hint under the grader's parameters,
-    tests/test_mistakes.py that it passes with the lesson's own (or that its check catches it
+    tests/test_lessons.py that it passes with the lesson's own (or that its check catches it
     anyway). The orientation lesson's hard-coded learners stand for the levels before."""
     graded = {m.lesson for m in MISTAKES if isinstance(m, HardCoded) and mistakes.graded(m.learner)}
     missing = set(course.lesson_keys("03_advanced")) - graded
@@ -588,7 +595,10 @@ def test_nothing_is_left_behind(graded):
 
 def test_every_learner_has_a_row_and_the_exit_code_names_the_ungraded(graded):
     assert graded["returncode"] == 1, graded["stderr"][-2000:]
-    assert "could not be graded: broken, stranger" in graded["stderr"]
+    ungraded = {f"{learner}/{key}": result["errors"]
+                for learner, by_key in graded["results"].items()
+                for key, result in by_key.items() if not result["graded"]}
+    assert "could not be graded: broken, stranger" in graded["stderr"], ungraded
     csv_text = (graded["out"] / "gradebook.csv").read_text()
     assert len(csv_text.splitlines()) == len(graded["results"]) + 1
     assert CANARY not in csv_text  # the earlier gradebook was replaced

@@ -1,9 +1,8 @@
-"""Solution notebooks pass nbval (strict) in their own kernels; student notebooks stop at their
-first exercise with NotImplementedError and nothing else."""
+"""Solution notebooks show no warnings in their committed outputs (tests/test_lessons.py runs
+them and compares those outputs, nbval strict); student notebooks stop at their first exercise
+with NotImplementedError and nothing else."""
 
 import re
-import subprocess
-import sys
 
 import nbformat
 import papermill as pm
@@ -11,42 +10,11 @@ import pytest
 
 from workbook import course, paths
 
-# Tracks declared before their lessons (environment first) have no notebook to run yet; the
-# declaration lists exactly the notebooks in solutions/ (tests/test_course.py).
-TRACKS = [track.folder for track in course.TRACKS if track.lessons]
 STUDENT = [lesson.path(paths.NOTEBOOKS) for lesson in course.lessons()]
 SOLVED = [lesson.path(paths.SOLUTIONS) for lesson in course.lessons()]
 # A Python warning as `warnings` prints it ("...: UserWarning: ...") or as Airflow logs it
 # ("[warning ] ... [py.warnings] category=SAWarning ...").
 WARNING = re.compile(r"\[py\.warnings\]|\b\w+Warning\b")
-
-
-def sanitize_file(tmp_path) -> str:
-    """nbval regexes for what differs between runs and machines. Outputs redact their own paths
-    (Lesson.redact); only %%writefile's message names a file's absolute path."""
-    text = "\n".join([
-        "[writefile]", r"regex: (Over)?[Ww]riting \S*/", "replace: Writing <path>/",
-    ])
-    path = tmp_path / "sanitize.cfg"
-    path.write_text(text + "\n")
-    return str(path)
-
-
-@pytest.mark.slow
-# A whole track in one run (each cell has its own 300 s limit): the Airflow track took 403 s
-# under make test's load, and more than the default 600 s when the Airflow services' tests ran
-# beside it.
-@pytest.mark.timeout(1800)
-@pytest.mark.parametrize("track", TRACKS)
-def test_solutions_pass_nbval_strict(track, tmp_path):
-    """One pytest per track: its lessons build on each other (03 writes what 04 runs)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q",
-         "--nbval-sanitize-with", sanitize_file(tmp_path),
-         "--nbval-cell-timeout=300", str(paths.SOLUTIONS / track)],
-        capture_output=True, text=True, cwd=paths.ROOT,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
 def warning_lines(nb) -> list[str]:
