@@ -20,7 +20,7 @@ PARAMS ?=
 WORKSPACE ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab airflow-ui run grade checkpoint test build doctor bench clean lint
+.PHONY: help setup lab airflow-ui dagster-ui run grade checkpoint test build doctor bench clean lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '\
@@ -35,6 +35,9 @@ lab: setup ## start JupyterLab on 127.0.0.1 with the notebooks
 
 airflow-ui: setup ## Airflow UI + scheduler for the intermediate workspace: make airflow-ui [PORT=8080]
 	@$(BASE) -m workbook airflow-ui --port $(or $(PORT),8080)
+
+dagster-ui: setup ## Dagster UI + daemon for the advanced Dagster workspace: make dagster-ui [PORT=3000]
+	@$(BASE) -m workbook dagster-ui --port $(or $(PORT),3000)
 
 run: setup ## run a notebook: make run NB=solutions/01_beginner/02_load.ipynb PARAMS="run_date=2015-06-05"
 	@test -n "$(NB)" || { echo "usage: make run NB=path/to/notebook.ipynb [PARAMS=\"k=v ...\"]"; exit 2; }

@@ -5,17 +5,15 @@ it starts listens beyond 127.0.0.1; and Ctrl-C stops every process it started.""
 
 import json
 import signal
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
+import ui_command_run
 from playwright.sync_api import expect, sync_playwright
 from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
-from workbook import airflow_ui, lesson_files, paths, processes, services
-from workbook.services.base import free_port
+from workbook import airflow_ui, lesson_files, processes, services
 from workbook.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -32,23 +30,10 @@ def running_ui(tmp_path_factory):
     (url, its process)."""
     workspace = tmp_path_factory.mktemp("airflow-ui")
     lesson_files.write(lesson_files.files(["02_intermediate/03_the_dag"]), workspace / "dags")
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with open(LOG, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workbook", "airflow-ui", "--workspace", str(workspace),
-             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, cwd=paths.ROOT,
-            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    WORKSPACE[proc.pid] = workspace
-    try:
-        up = wait_for(lambda: airflow_ui.healthy(url) or proc.poll() is not None,
-                      airflow_ui.START_TIMEOUT_S, 1)
-        assert up and airflow_ui.healthy(url), LOG.read_text()[-3000:]
+    with ui_command_run.running("airflow-ui", workspace, LOG, airflow_ui.healthy,
+                                airflow_ui.START_TIMEOUT_S) as (url, proc):
+        WORKSPACE[proc.pid] = workspace
         yield url, proc
-    finally:
-        if proc.poll() is None:
-            processes.stop_tree(proc.pid)
 
 
 def test_a_run_triggered_from_the_ui_succeeds(running_ui):

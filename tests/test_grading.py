@@ -29,7 +29,7 @@ import pytest
 from mistakes import MISTAKES, HardCoded
 
 from workbook import course, markers, paths
-from workbook.grading import samples
+from workbook.grading import samples, sandbox
 
 # The roster takes ten minutes or more on two cores: its fixture gets a longer time-out.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -326,7 +326,7 @@ def graded(host_server):
     build_roster(roster, out, host_server.server_address[1], host_file, evil)
     result = subprocess.run(
         [sys.executable, "-m", "workbook", "grade", str(roster), "--out", str(out),
-         "--workers", "3", "--cell-timeout", "120", "--total-timeout", "600"],
+         "--workers", "3"],  # the default time limits, as an instructor grades
         capture_output=True, text=True, cwd=paths.ROOT, timeout=3600,
         env={**os.environ, "WORKBOOK_TEST_CANARY": CANARY})
     results = {}
@@ -365,7 +365,8 @@ def findings(result: dict) -> dict:
 def test_correct_submission_gets_full_marks(graded, key):
     result = one(graded, f"correct-{Path(key).name}", key)
     assert result["max_score"] == sum(samples.points(key).values())
-    assert result["score"] == result["max_score"], result["exercises"]
+    lost = {e["exercise"]: e["feedback"] for e in result["exercises"] if e["status"] != "passed"}
+    assert result["score"] == result["max_score"], (lost, result["errors"])
 
 
 @pytest.mark.parametrize("key", LESSONS)
@@ -545,7 +546,8 @@ def passes_only_count_lines(result: dict) -> bool:
 
 
 @pytest.mark.parametrize(("learner", "says"), [
-    ("loop", "stopped after 120 s"), ("memory-bomb", "MemoryError"), ("fork-bomb", "")])
+    ("loop", f"stopped after {sandbox.Limits().cell_timeout_s} s"),
+    ("memory-bomb", "MemoryError"), ("fork-bomb", "")])
 def test_a_bounded_attack_fails_its_exercise_and_the_rest_is_graded(graded, learner, says):
     result = one(graded, learner)
     assert passes_only_count_lines(result), result["exercises"]

@@ -4,6 +4,10 @@ serves two tests:
 
 - nbval, strict: every cell runs without an error and its outputs match the committed ones under
   nbval's own rules (tests/nbval_compare.py), as `pytest --nbval` would check them;
+- the student's notebook stops at its first exercise: there the answer cell's stub (what
+  notebooks/ holds) runs first, and the exercise must stop with NotImplementedError and nothing
+  else, as a learner's first run does (the cells above it are the solution's own,
+  tests/test_notebooks.py);
 - the plausible mistakes the roster does not grade (it grades each lesson's first batch,
   tests/test_grading.py), tried as a learner tries them: at an answer cell with mistakes, each
   is written in turn and the exercise re-run from that cell to its last check, which must fail
@@ -52,6 +56,21 @@ def run(client, cells, start: int, end: int) -> None:
             client.execute_cell(cells[index], index)
 
 
+def try_stub(client, cells, index: int, stub: str, answer: str) -> list[str]:
+    """The student's version of the answer cell at `index`, run to its exercise's last check:
+    the first error must be the stub's NotImplementedError. The cell is left holding `answer`."""
+    cell = cells[index]
+    cell.source = stub
+    end = exercise_end(cells, index, markers.exercise(cell))
+    run(client, cells, index, end)
+    cell.source = answer
+    first = next((text for i in range(index, end + 1) for text in errors(cells[i])), None)
+    if first is None or not first.startswith("NotImplementedError"):
+        return [f"the student's notebook should stop at {markers.exercise(cell)} with "
+                f"NotImplementedError, not {first}"]
+    return []
+
+
 def try_mistakes(client, key: str, cells, index: int, answers: dict[str, str]) -> list[str]:
     """Each mistake of lesson `key`'s answer cell at `index`, run to its exercise's last check;
     the cell is left holding its right answer, not yet run."""
@@ -76,7 +95,8 @@ def try_mistakes(client, key: str, cells, index: int, answers: dict[str, str]) -
 
 
 def execute(key: str, workspace, ran_path, probe: bool) -> tuple[list, dict, list[str]]:
-    """The lesson run in a kernel of its own, its mistakes tried on the way when `probe`:
+    """The lesson run in a kernel of its own, its first stub and its mistakes tried on the way
+    when `probe`:
     (the cells that ran, the committed cells by id, what went wrong)."""
     solution, _ = samples.lesson(key)
     committed = {cell.id: cell for cell in solution.cells}
@@ -85,6 +105,8 @@ def execute(key: str, workspace, ran_path, probe: bool) -> tuple[list, dict, lis
     nb.cells.insert(where + 1, nbformat.v4.new_code_cell(  # as papermill injects parameters
         f"workspace = {str(workspace)!r}"))
     answers = samples.answers(nb)
+    first = next(iter(answers))
+    stub = next(c.source for c in samples.lesson(key)[1].cells if c.id == first)
     paths.JUPYTER_RUNTIME.mkdir(parents=True, exist_ok=True)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, allow_errors=True,
                             kernel_name=nb.metadata["kernelspec"]["name"],
@@ -95,6 +117,8 @@ def execute(key: str, workspace, ran_path, probe: bool) -> tuple[list, dict, lis
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or options(cell)["skip"]:
                 continue
+            if probe and cell.id == first:
+                problems += try_stub(client, nb.cells, index, stub, answers[first])
             if probe:
                 problems += try_mistakes(client, key, nb.cells, index, answers)
             run(client, nb.cells, index, index)
@@ -114,13 +138,12 @@ def differences(ran: list, committed: dict) -> list[str]:
 
 def run_lesson(key: str, workspace, folder) -> list[str]:
     """The lesson run once, mistakes and all, and its outputs compared with the committed ones.
-    A mistake may leave state that a later cell prints (a batch it already ingested): where
-    outputs then differ, the lesson runs again without its mistakes, as a learner's "restart and
+    A stub or a mistake may leave state that a later cell prints (a batch it already ingested):
+    where outputs then differ, the lesson runs again without them, as a learner's "restart and
     run all" would, and that run's outputs are the ones compared."""
-    probed = any(m.lesson == key for m in DIRECT)
-    ran, committed, problems = execute(key, workspace, folder / "probed.ipynb", probe=probed)
+    ran, committed, problems = execute(key, workspace, folder / "probed.ipynb", probe=True)
     diffs = differences(ran, committed)
-    if diffs and probed and not problems:
+    if diffs and not problems:
         ran, committed, problems = execute(key, workspace, folder / "clean.ipynb", probe=False)
         diffs = differences(ran, committed)
     return [f"{key}: {problem}" for problem in problems + diffs]

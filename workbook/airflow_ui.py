@@ -8,16 +8,19 @@ every interface: the API server reads the task logs from the shared AIRFLOW_HOME
 """
 
 import os
-import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
-from workbook import airflow_home, airflow_lesson, datasets, lesson, processes, retail_sources
-from workbook.services.base import port_in_use
-from workbook.waiting import wait_for
+from workbook import (
+    airflow_home,
+    airflow_lesson,
+    datasets,
+    lesson,
+    processes,
+    retail_sources,
+    ui_command,
+)
 
 PORT = 8080
 START_TIMEOUT_S = 180
@@ -86,34 +89,12 @@ def stop(started: dict[str, subprocess.Popen]) -> list[int]:
     return left
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def main(workspace: str | None, port: int) -> int:
-    if port_in_use(port):
-        print(f"workbook airflow-ui: port {port} is in use (another Airflow?); choose one with "
-              f"--port (make airflow-ui PORT=...)", file=sys.stderr)
+    if ui_command.port_taken("airflow-ui", port):
         return 2
     root = lesson.workspace_folder(airflow_lesson.TRACK, workspace)
-    url = f"http://127.0.0.1:{port}"
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
-    started = start(root, port)
-    print(f"Airflow for {root}: starting (about 30 s); Ctrl-C stops all of it", flush=True)
-    try:
-        if wait_for(lambda: healthy(url) or any(p.poll() is not None for p in started.values()),
-                    START_TIMEOUT_S, 1) and healthy(url):
-            print(f"Airflow UI on {url} (no login: it listens on 127.0.0.1 only)", flush=True)
-        while all(proc.poll() is None for proc in started.values()):
-            time.sleep(1)
-        failed = [name for name, proc in started.items() if proc.poll() is not None]
-        print(f"workbook airflow-ui: {', '.join(failed)} stopped; see "
-              f"{root / 'airflow_home' / 'ui-logs'}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        left = stop(started)
-        print("Airflow stopped" + (f"; still running: {left}" if left else ", nothing left"),
-              flush=True)
+    ui = ui_command.Ui("airflow-ui", "Airflow", lambda: start(root, port), healthy, stop,
+                       START_TIMEOUT_S, "(no login: it listens on 127.0.0.1 only)",
+                       root / "airflow_home" / "ui-logs")
+    return ui_command.serve(ui, f"http://127.0.0.1:{port}",
+                            f"Airflow for {root}: starting (about 30 s)")

@@ -86,6 +86,12 @@ def _airflow_ui(args: argparse.Namespace) -> int:
     return airflow_ui.main(args.workspace, args.port)
 
 
+def _dagster_ui(args: argparse.Namespace) -> int:
+    from workbook import dagster_ui
+
+    return dagster_ui.main(args.workspace, args.port)
+
+
 def _lab(args: argparse.Namespace) -> int:
     from workbook import lab
 
@@ -201,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", help="default: workspace/02_intermediate")
     p.add_argument("--port", type=int, default=8080, help="default: %(default)s")
     p.set_defaults(func=_airflow_ui)
+
+    p = sub.add_parser("dagster-ui", help="Dagster's UI and daemon (dagster dev) for the "
+                       "advanced Dagster workspace, on 127.0.0.1; Ctrl-C stops all of it")
+    p.add_argument("--workspace", help="default: workspace/03_advanced/dagster")
+    p.add_argument("--port", type=int, default=3000, help="default: %(default)s")
+    p.set_defaults(func=_dagster_ui)
 
     p = sub.add_parser("pytest", help="run a test folder in a level's environment: "
                        "workbook pytest prefect tests/lake [pytest args]")

@@ -10,12 +10,20 @@ cell before the first one.
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from workbook import lesson, paths
 
 ENV = "dagster"
 CONFIG = paths.ENVIRONMENTS / ENV / "dagster.yaml"
+
+
+def dagster_cli() -> Path:
+    """The dagster command of this interpreter's environment (inside the dagster kernel), else
+    of the dagster environment found by name (see `paths.env_python`)."""
+    here = Path(sys.executable).with_name("dagster")
+    return here if here.exists() else paths.env_python(ENV).with_name("dagster")
 
 
 def default_home() -> Path:

@@ -53,12 +53,15 @@ MiB = 1024**2
 class Limits:
     """Defaults shown by `workbook grade --help` and in the README."""
 
-    cell_timeout_s: int = 120  # one cell of the learner's notebook, or one verdict
+    # One cell of the learner's notebook, or one verdict. An answer that runs a DAG for two days
+    # takes half a minute on an idle 2-core machine and minutes on one grading three notebooks
+    # at once: a correct answer must never score 0 for being slow, and a loop still stops.
+    cell_timeout_s: int = 300
     # A lesson's own setup cells (never the learner's: the grader copies them from the source),
     # at least this long: they may start a service in the sandbox, and a Prefect server's first
     # start takes minutes on a loaded 2-core machine.
     setup_timeout_s: int = 300
-    total_timeout_s: int = 600  # one notebook, set-up to scores
+    total_timeout_s: int = 900  # one notebook, set-up to scores
     memory_bytes: int = 3 * 1024 * MiB  # address space of a kernel (pyarrow maps ~1 GB)
     processes: int = 256  # per user: a fork bomb stops here
     open_files: int = 512
