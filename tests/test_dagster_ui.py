@@ -16,6 +16,7 @@ from playwright.sync_api import expect, sync_playwright
 from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 from workbook import dagster_home, dagster_ui, paths, processes
+from workbook.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 LOG = ARTIFACTS / "dagster-ui.log"
@@ -61,7 +62,8 @@ def graphql(url: str, query: str) -> dict:
 def test_the_code_location_loads(running_ui):
     url, _, _ = running_ui
     assert dagster_ui.locations(url) == {dagster_ui.DEFINITIONS: "LOADED"}
-    assert "Dagster UI on" in LOG.read_text()
+    # The command prints its URL once its own health poll (each second) sees what ours saw.
+    assert wait_for(lambda: "Dagster UI on" in LOG.read_text(), 30), LOG.read_text()
 
 
 def test_a_materialization_made_outside_the_ui_shows_in_it(running_ui):
