@@ -56,15 +56,23 @@ def run(client, cells, start: int, end: int) -> None:
             client.execute_cell(cells[index], index)
 
 
+def run_with(client, cells, index: int, source: str, exercise: str,
+             answer: str) -> list[tuple[int, str]]:
+    """The answer cell at `index` holding `source`, run to `exercise`'s last check: (cell index,
+    error) of each error shown. The cell is left holding `answer`, not yet run."""
+    cells[index].source = source
+    end = exercise_end(cells, index, exercise)
+    run(client, cells, index, end)
+    cells[index].source = answer
+    return [(i, text) for i in range(index, end + 1) for text in errors(cells[i])]
+
+
 def try_stub(client, cells, index: int, stub: str, answer: str) -> list[str]:
     """The student's version of the answer cell at `index`, run to its exercise's last check:
     the first error must be the stub's NotImplementedError. The cell is left holding `answer`."""
     cell = cells[index]
-    cell.source = stub
-    end = exercise_end(cells, index, markers.exercise(cell))
-    run(client, cells, index, end)
-    cell.source = answer
-    first = next((text for i in range(index, end + 1) for text in errors(cells[i])), None)
+    shown = run_with(client, cells, index, stub, markers.exercise(cell), answer)
+    first = next((text for _, text in shown), None)
     if first is None or not first.startswith("NotImplementedError"):
         return [f"the student's notebook should stop at {markers.exercise(cell)} with "
                 f"NotImplementedError, not {first}"]
@@ -79,10 +87,8 @@ def try_mistakes(client, key: str, cells, index: int, answers: dict[str, str]) -
     for mistake in [m for m in DIRECT if m.lesson == key and m.cell == cell.id]:
         probe = dict(answers)
         mistake.make(probe)
-        cell.source = probe[cell.id]
-        end = exercise_end(cells, index, mistake.exercise())
-        run(client, cells, index, end)
-        shown = [text for i in range(index, end + 1) for text in errors(cells[i])
+        shown = [text for i, text in run_with(client, cells, index, probe[cell.id],
+                                              mistake.exercise(), answers[cell.id])
                  if markers.role(cells[i]) == "check"]
         if isinstance(mistake, HardCoded) and mistake.passes_by_default:
             if shown:
@@ -90,7 +96,6 @@ def try_mistakes(client, key: str, cells, index: int, answers: dict[str, str]) -
                                 f"its check failed: {shown}")
         elif not any(mistake.hint in text for text in shown):
             problems.append(f"{mistake.name}: expected {mistake.hint!r} in {shown}")
-        cell.source = answers[cell.id]
     return problems
 
 
@@ -98,7 +103,7 @@ def execute(key: str, workspace, ran_path, probe: bool) -> tuple[list, dict, lis
     """The lesson run in a kernel of its own, its first stub and its mistakes tried on the way
     when `probe`:
     (the cells that ran, the committed cells by id, what went wrong)."""
-    solution, _ = samples.lesson(key)
+    solution, student = samples.lesson(key)
     committed = {cell.id: cell for cell in solution.cells}
     nb = nbformat.from_dict(solution)
     where = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
@@ -106,7 +111,7 @@ def execute(key: str, workspace, ran_path, probe: bool) -> tuple[list, dict, lis
         f"workspace = {str(workspace)!r}"))
     answers = samples.answers(nb)
     first = next(iter(answers))
-    stub = next(c.source for c in samples.lesson(key)[1].cells if c.id == first)
+    stub = next(c.source for c in student.cells if c.id == first)
     paths.JUPYTER_RUNTIME.mkdir(parents=True, exist_ok=True)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, allow_errors=True,
                             kernel_name=nb.metadata["kernelspec"]["name"],
