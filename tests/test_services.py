@@ -13,9 +13,10 @@ import urllib.request
 from importlib import resources
 
 import pytest
+import requests
 from oracles import independent_totals
 
-from workbook import paths, services
+from workbook import paths, services, weather_sales
 from workbook.retail import STORES
 from workbook.services import base, postgres
 from workbook.services import weather as weather_service
@@ -147,6 +148,46 @@ def test_weather_faults_scoped_to_one_city(weather):
         json.loads(fetch(weather, **daily(DENVER))[1])
     control(weather)
     assert json.loads(fetch(weather, **daily(DENVER))[1])["daily"]["time"]
+
+
+def requests_served(endpoint) -> int:
+    with urllib.request.urlopen(f"{endpoint.url}/_control/stats", timeout=10) as response:
+        return json.loads(response.read())["requests"]
+
+
+def seattle_weather(endpoint, session=None) -> dict:
+    return weather_sales.fetch_weather(endpoint.url + weather_service.ARCHIVE_PATH,
+                                       SEATTLE.latitude, SEATTLE.longitude, "2015-06-03", session)
+
+
+def test_the_checks_oracle_asks_again_when_a_read_times_out(weather, monkeypatch):
+    """A server too slow for the read timeout (a loaded machine): the checks' own call asks again
+    and gets the answer; a learner's plain call fails, as the lessons teach."""
+    monkeypatch.setattr(weather_sales, "TIMEOUT_S", (3.05, 1.0))
+    control(weather, latency_ms=4000)
+    with pytest.raises(requests.ReadTimeout):
+        seattle_weather(weather)
+    before, answers = requests_served(weather), []
+    asking = threading.Thread(target=lambda: answers.append(
+        seattle_weather(weather, weather_sales.oracle_session())))
+    asking.start()
+    assert wait_for(lambda: requests_served(weather) > before, 10, 0.05)
+    control(weather)  # the first try still times out; the next one is answered at once
+    asking.join(30)
+    assert answers and answers[0]["daily"]["time"] == ["2015-06-03"]
+    assert requests_served(weather) - before >= 2
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_the_checks_oracle_never_retries_an_error_status(weather, status):
+    """Error statuses are what the lessons inject on purpose: one call, one answer, even a 429
+    that says Retry-After."""
+    control(weather, fail_first=1, status=status)
+    before = requests_served(weather)
+    with pytest.raises(requests.HTTPError, match=str(status)):
+        seattle_weather(weather, weather_sales.oracle_session())
+    assert requests_served(weather) == before + 1
+    control(weather)
 
 
 def test_smtp_sink_stores_each_message(tmp_path):

@@ -70,8 +70,9 @@ def expected_rows(sources: Sources, day: str):
     """The warehouse rows of `day` as the reference pipeline computes them from the sources:
     what every check compares a learner's loaded rows with."""
     sales = weather_sales.sales_frame(weather_sales.extract_sales(sources.postgres_url, day))
-    return weather_sales.transform(sales, weather_sales.fetch_all(sources.weather_url, sales,
-                                                                  day))
+    with weather_sales.oracle_session() as session:
+        payloads = weather_sales.fetch_all(sources.weather_url, sales, day, session)
+    return weather_sales.transform(sales, payloads)
 
 
 def received(maildir: Path) -> list:
