@@ -29,6 +29,8 @@ EVENTS = "03_advanced/prefect/02_event_driven"
 CONCURRENCY = "03_advanced/prefect/03_concurrency"
 PREFECT_04 = "03_advanced/prefect/04_features_and_artifacts"
 PF01 = "03_advanced/prefect/01_flows_and_tasks"
+D01 = "03_advanced/dagster/01_assets_and_resources"
+ROW_COUNT = '        "dagster/row_count": table.rows_between(found, window.start, window.end),\n'
 
 
 @dataclass(frozen=True)
@@ -574,4 +576,52 @@ MISTAKES = (
             right="    files, watermark = new_files(block, since, lag_s)\n",
             wrong="    files, watermark = new_files(block, None, lag_s)  # every ready file\n",
             hint="pass the Variable's watermark"),
+    # 03_advanced/dagster/01_assets_and_resources
+    Mistake("resource-without-endpoint", D01, "lake-resource-solution",
+            right="        return Lake(self.bucket, self.endpoint_url or None)\n",
+            wrong="        return Lake(self.bucket)\n",
+            hint="without endpoint_url boto3 goes to AWS"),
+    Mistake("resource-empty-endpoint", D01, "lake-resource-solution",
+            right="        return Lake(self.bucket, self.endpoint_url or None)\n",
+            wrong="        return Lake(self.bucket, self.endpoint_url)\n",
+            hint="an empty endpoint_url means real AWS"),
+    Mistake("resource-literal-bucket", D01, "lake-resource-solution",
+            right='LAKE = LakeResource(bucket=dg.EnvVar("LAKE_BUCKET"),',
+            wrong='LAKE = LakeResource(bucket="dagster-01",', hint="dg.EnvVar('LAKE_BUCKET')"),
+    HardCoded("hard-coded-hour", D01, "readings-asset-solution",
+              right="    hour = [key for key in listed if window.start <= keys.window_start(key) "
+                    "< window.end]\n",
+              wrong="    hour = [key for key in listed if keys.window_start(key).hour == VALUE]\n",
+              value=lambda k: dt.datetime.fromisoformat(defaults(k)["start"]).hour,
+              passes_by_default=False, hint="take the partition's hour from "
+                                            "context.partition_time_window"),
+    Mistake("readings-every-file", D01, "readings-asset-solution",
+            right="    hour = [key for key in listed if window.start <= keys.window_start(key) "
+                  "< window.end]\n",
+            wrong="    hour = listed\n", hint="filter the keys by context.partition_time_window"),
+    Mistake("readings-commit-per-file", D01, "readings-asset-solution",
+            right="    report = ingest.ingest(hour, the_lake)\n",
+            wrong="    report = ingest.ingest(hour, the_lake, one_commit=False)\n",
+            hint="never one_commit=False"),
+    Mistake("row-count-of-the-run", D01, "readings-asset-solution",
+            right=ROW_COUNT,
+            wrong='        "dagster/row_count": report.rows,\n',
+            hint="report what the partition holds"),
+    Mistake("row-count-as-text", D01, "readings-asset-solution",
+            right=ROW_COUNT,
+            wrong='        "dagster/row_count": str(table.rows_between(found, window.start, '
+                  'window.end)),\n',
+            hint="report it as an int"),
+    Mistake("scores-without-deps", D01, "scores-metadata-solution",
+            right="@dg.asset(deps=[readings], ", wrong="@dg.asset(",
+            hint="declare deps=[readings]"),
+    Mistake("preview-as-text", D01, "scores-metadata-solution",
+            right='        "preview": dg.MetadataValue.md(top.to_markdown(index=False)),\n',
+            wrong='        "preview": top.to_markdown(index=False),\n', hint="dg.MetadataValue.md"),
+    Mistake("plot-as-path", D01, "scores-metadata-solution",
+            right='        "plot": dg.MetadataValue.md(\n'
+                  '            f"![anomaly scores](data:image/png;base64,'
+                  '{base64.b64encode(png).decode()})"),\n',
+            wrong='        "plot": dg.MetadataValue.path("anomaly_scores.png"),\n',
+            hint="embed the PNG in Markdown"),
 )

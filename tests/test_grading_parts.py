@@ -440,3 +440,28 @@ def test_only_the_lessons_own_setup_cells_get_the_setup_time_limit():
     timed = [c for c in plan.learner.cells if execute.is_setup(c)]
     assert [c.id for c in timed] == [c.id for c in source.cells if markers.role(c) == "setup"]
     assert timed and "while True" not in "".join(c.source for c in timed)
+
+
+def test_a_failed_setup_of_either_kernel_is_the_graders_error_not_the_learners():
+    """The lesson's set-up cells run before any answer: when one fails (a file the sandbox does
+    not show, a service that does not start), the run is not graded and says where, instead of
+    giving the learner 0 for each exercise."""
+    from workbook.grading import assemble, samples, score
+
+    key = "01_beginner/00_orientation"
+    source, _ = samples.lesson(key)
+    plan = assemble.assemble(source, samples.correct(key), {}, "/e", "/l")
+    setup = next(c.id for c in plan.learner.cells if markers.role(c) == "setup")
+    failed = {"status": "error", "ename": "FileNotFoundError", "evalue": "no dagster.yaml"}
+    ran = {"status": "ok"}
+
+    def status(learner: dict, checker: dict) -> dict:
+        return {"replies": {"learner": learner, "checker": checker}}
+
+    checker_setup = {c.id: ran for c in plan.checker.cells[:plan.checker_setup]}
+    assert score.setup_error(plan, status({setup: ran}, checker_setup)) is None
+    assert score.setup_error(plan, status({setup: failed}, checker_setup)) == (
+        f"the learner's set-up failed in cell {setup}: FileNotFoundError: no dagster.yaml")
+    first = plan.checker.cells[0].id
+    assert score.setup_error(plan, status({setup: ran}, {**checker_setup, first: failed})) \
+        .startswith(f"the checker's set-up failed in cell {first}")

@@ -1,6 +1,7 @@
 """Solution notebooks show no warnings in their committed outputs (tests/test_lessons.py runs
 them and compares those outputs, nbval strict); student notebooks run the solution's own cells up
-to their first exercise, whose stub raises NotImplementedError (tests/test_lessons.py runs it)."""
+to their first exercise, whose stub raises NotImplementedError (tests/test_lessons.py runs it);
+every set-up cell comes before that first exercise."""
 
 import re
 
@@ -51,3 +52,13 @@ def test_student_notebook_runs_the_solutions_cells_up_to_its_first_exercise(less
 
     assert cells(student) == cells(solution)
     assert "raise NotImplementedError" in student.cells[first].source
+
+
+@pytest.mark.parametrize("notebook", SOLVED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_setup_cells_come_before_the_first_exercise(notebook):
+    """The grader takes a failed set-up cell for its own failure, never the learner's
+    (score.setup_error): that holds because no answer runs before one."""
+    nb = nbformat.read(notebook, as_version=4)
+    setup = [i for i, c in enumerate(nb.cells)
+             if c.get("metadata", {}).get("workbook", {}).get("role") == "setup"]
+    assert setup and max(setup) < first_exercise(nb)

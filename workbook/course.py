@@ -77,8 +77,11 @@ TRACKS = (
         "05_observability",
         "06_deployment",
     ), PREFECT),
-    # The Dagster track: the same lake pipeline as software-defined assets (its lessons come).
-    Track("03_advanced", "dagster", "dagster", (), DAGSTER),
+    # The Dagster track: the same lake pipeline as software-defined assets
+    # (workbook.dagster_lesson and one helper module per lesson, workbook.dagster_*).
+    Track("03_advanced", "dagster", "dagster", (
+        "01_assets_and_resources",
+    ), DAGSTER),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order
 

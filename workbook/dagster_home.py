@@ -16,7 +16,9 @@ from pathlib import Path
 from workbook import lesson, paths
 
 ENV = "dagster"
-CONFIG = paths.ENVIRONMENTS / ENV / "dagster.yaml"
+# Beside this module, not in environments/: the grader's sandbox shows the workbook package
+# (and the environments' interpreters), not the rest of the repository.
+CONFIG = Path(__file__).with_name("dagster.yaml")
 
 
 def dagster_cli() -> Path:

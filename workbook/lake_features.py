@@ -202,6 +202,13 @@ def flag(model: AnomalyModel, features: pd.DataFrame) -> pd.DataFrame:
     return scored
 
 
+def top_windows(scored: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The `n` highest-scoring 15-minute windows (device, window, score) of `flag`'s output,
+    highest first: what a run's report shows."""
+    windows = window_scores(scored)
+    return windows.sort_values(["score", "device_id"], ascending=[False, True]).head(n)
+
+
 # ---------------------------------------------------------------- Delta tables
 
 def read_readings(table_uri: str, storage_options: dict | None = None,
@@ -219,6 +226,14 @@ def read_readings(table_uri: str, storage_options: dict | None = None,
         wanted = pa.array([str(d) for d in dates]).cast(dataset.schema.field("date").type)
         where = where & pc.field("date").isin(wanted)
     return dataset.to_table(columns=columns, filter=where).to_pandas()
+
+
+def read_features(table_uri: str, storage_options: dict | None = None) -> pd.DataFrame:
+    """The features table (`write_features`' output), in device and time order."""
+    from deltalake import DeltaTable
+
+    found = DeltaTable(table_uri, storage_options=storage_options).to_pandas()
+    return found.sort_values(["device_id", "timestamp"], ignore_index=True)
 
 
 def write_features(scored: pd.DataFrame, table_uri: str,

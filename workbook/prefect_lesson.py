@@ -7,20 +7,16 @@ Each lesson of the track has a bucket and a queue of its own on the s3 service
 the grader's workers) without seeing each other's files, and a re-run starts clean.
 """
 
-import contextlib
-import ctypes
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbook import course, lake_lesson, lesson, prefect_home
-from workbook.lake_lesson import LakeLesson
+from workbook import lake_lesson, lesson, prefect_home
+from workbook.lake_lesson import LakeLesson, limit_reservations
 
 TRACK = "03_advanced/prefect"
 LOCAL = "the project's server (workbook services up prefect)"
 FLOWS = "flows"  # <workspace>/flows: `%%writefile {flows}/...` (course.PREFECT's folder)
-M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
 @dataclass(frozen=True)
@@ -38,11 +34,7 @@ class PrefectLesson:
 
 def names(lesson_name: str) -> tuple[str, str]:
     """The bucket and queue of a lesson of the track ('02_events' -> prefect-02...)."""
-    if lesson_name not in course.track(TRACK).lessons:
-        raise ValueError(f"{lesson_name!r} is no lesson of {TRACK}: "
-                         f"{', '.join(course.track(TRACK).lessons)}")
-    number = lesson_name.split("_", 1)[0]
-    return f"prefect-{number}", f"prefect-{number}-events"
+    return lake_lesson.own_names(TRACK, "prefect", lesson_name)
 
 
 def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | None = None,
@@ -61,20 +53,3 @@ def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | 
     if str(flows) not in sys.path:  # `import ingest_flow` after `%%writefile {flows}/...`
         sys.path.insert(0, str(flows))
     return PrefectLesson(lake, flows, variables.get("PREFECT_API_URL"), local=api_url is None)
-
-
-def limit_reservations() -> None:
-    """Keep the kernel's reserved address space smaller. The grader limits a learner's kernel's
-    address space (prlimit --as, 2 GB), which counts what is reserved, not what is used, and
-    allocators reserve far more than a lesson uses: glibc gives threads malloc arenas of 64 MB
-    each (up to 8 per core), capped at 2 here (measured: 500 MB less after a pool of 8 upload
-    threads); mimalloc (bundled by pyarrow and by deltalake) reserves 1 GiB at its first
-    allocation, 64 MiB with this setting. Measured in lesson 04: 1.8 GB after its ingestion
-    flow without this, 0.8 GB with it. mimalloc reads the setting when it starts, so call this
-    before pandas (which loads pyarrow) and deltalake are imported: first thing in a setup
-    cell (setup calls it too, for lessons that import pandas after it)."""
-    os.environ.setdefault("MIMALLOC_ARENA_RESERVE", "64MiB")  # read at its first allocation
-    if sys.platform.startswith("linux"):
-        # not glibc (no libc.so.6, no mallopt): its allocator reserves otherwise
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)

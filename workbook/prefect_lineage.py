@@ -84,10 +84,9 @@ def by_hour(lesson_: LakeLesson) -> list[list]:
 
 def features(lake):
     """The features table (lake_features.write_features' output), in time order."""
-    from deltalake import DeltaTable
+    from workbook import lake_features as lf
 
-    found = DeltaTable(lake.table_uri("features"), storage_options=lake.storage_options)
-    return found.to_pandas().sort_values(["device_id", "timestamp"], ignore_index=True)
+    return lf.read_features(lake.table_uri("features"), lake.storage_options)
 
 
 def fingerprint(lake) -> dict[str, dict]:
@@ -150,8 +149,7 @@ def top_anomalies(scored, n: int = TOP):
     """The `n` highest-scoring 15-minute windows (device, window, score), highest first."""
     from workbook import lake_features as lf
 
-    windows = lf.window_scores(scored)
-    return windows.sort_values(["score", "device_id"], ascending=[False, True]).head(n)
+    return lf.top_windows(scored, n)
 
 
 def features_markdown(dates: list[str], scored, threshold: float) -> str:

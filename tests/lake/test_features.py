@@ -232,6 +232,13 @@ def test_a_model_trained_on_quiet_cabinets_flags_nothing(generated, features):
     assert not lf.flag(lf.train_model(quiet), quiet)["flagged"].any()
 
 
+def test_the_top_windows_are_the_highest_window_scores(scored):
+    top = lf.top_windows(scored, n=3)
+    windows = lf.window_scores(scored)
+    assert list(top["score"]) == sorted(windows["score"], reverse=True)[:3]
+    assert set(top.columns) == {"device_id", "window_start", "score"}
+
+
 def test_same_readings_give_the_same_scores(readings, scored):
     features = lf.compute_features(readings.sample(frac=1, random_state=3))
     pd.testing.assert_frame_equal(lf.flag(lf.train_model(features), features), scored)
@@ -250,6 +257,9 @@ def test_rewriting_the_features_leaves_one_copy_per_key(scored, tmp_path):
     stored = DeltaTable(table).to_pandas()
     assert len(stored) == len(scored)
     assert not stored.duplicated(["device_id", "timestamp"]).any()
+    pd.testing.assert_frame_equal(  # read back in the order the reports show it
+        lf.read_features(table)[list(scored.columns)],
+        scored.sort_values(["device_id", "timestamp"], ignore_index=True), check_dtype=False)
     assert stored.groupby("date").size().to_dict() == scored.groupby("date").size().to_dict()
     assert DeltaTable(table).metadata().partition_columns == ["date"]
 

@@ -1,6 +1,7 @@
 """Which files are new (a watermark, an S3 event) and whether each is good, against the answer
 key; schema evolution, compaction and vacuum on the real table."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from oracle import assert_exactly_once
 
 from workbook.lake import table
 from workbook.lake.ingest import ingest
-from workbook.lake.keys import EventError, list_new_keys, parse_event
+from workbook.lake.keys import EventError, list_new_keys, parse_event, window_start
 from workbook.lake.validate import (
     BAD_MANIFEST,
     NOT_PARSEABLE,
@@ -50,6 +51,26 @@ def test_a_bad_manifest_names_its_fields_and_other_formats_are_named(answer_key)
     assert validate_file(f.key + ".parquet", body, manifest).reason == UNSUPPORTED
     garbage = b"\x89PNG\r\n\x1a\n\x00\xff\n"
     assert validate_file(f.key, garbage, manifest).reasons[-1] == NOT_PARSEABLE
+
+
+def test_a_files_window_is_read_from_its_key(answer_key):
+    for f in answer_key.files:
+        assert window_start(f.key) == window_start(f.manifest_key) == \
+            dt.datetime.fromisoformat(f.window_start)
+    with pytest.raises(ValueError, match="not a sensor file's key"):
+        window_start("incoming/notes.txt")
+
+
+def test_rows_between_count_what_a_time_window_of_the_table_holds(uploaded, answer_key):
+    assert table.rows_between(None, dt.datetime(2015, 6, 1, tzinfo=dt.UTC),
+                              dt.datetime(2015, 7, 1, tzinfo=dt.UTC)) == 0
+    ingest(list_new_keys(uploaded.s3, uploaded.bucket)[0], uploaded)
+    found = table.open_table(uploaded.table_uri(), uploaded.storage_options)
+    hours = sorted({window_start(f.key).replace(minute=0) for f in answer_key.files})
+    for hour in hours:
+        end = hour + dt.timedelta(hours=1)
+        assert table.rows_between(found, hour, end) == sum(
+            f.valid_rows for f in answer_key.files if hour <= window_start(f.key) < end)
 
 
 def test_new_keys_wait_for_the_manifest_and_follow_the_watermark(lake, answer_key):

@@ -8,6 +8,7 @@ the learner's own code failed, what to tell them about it.
 import re
 from dataclasses import asdict, dataclass
 
+from workbook import markers
 from workbook.grading.assemble import Check, Plan
 
 
@@ -118,9 +119,15 @@ def earlier_failure(plan: Plan, exercise: str, feedback: str,
 
 
 def setup_error(plan: Plan, status: dict) -> str | None:
-    """Why the checker could not set up (the grader's problem, not the learner's), if so."""
-    checker = status["replies"]["checker"]
-    for cell in plan.checker.cells[:plan.checker_setup]:
-        if error := describe(checker.get(cell.id)):
-            return f"the checker's set-up failed in cell {cell.id}: {error[:300]}"
+    """Why a kernel could not set up (the grader's problem, not the learner's), if so: the
+    checker's set-up cells, and the lesson's own set-up cells in the learner's kernel (copied
+    from the source and run before any answer, so no answer can make them fail; without this,
+    each exercise would be reported as the learner's error)."""
+    sides = (("checker", plan.checker.cells[:plan.checker_setup]),
+             ("learner", [cell for cell in plan.learner.cells if markers.role(cell) == "setup"]))
+    for side, cells in sides:
+        replies = status["replies"][side]
+        for cell in cells:
+            if error := describe(replies.get(cell.id)):
+                return f"the {side}'s set-up failed in cell {cell.id}: {error[:300]}"
     return None

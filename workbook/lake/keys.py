@@ -35,6 +35,17 @@ def manifest_key(key: str) -> str:
     return data_key(key) + MANIFEST_SUFFIX
 
 
+def window_start(key: str) -> dt.datetime:
+    """The start (UTC) of the 15-minute window a file holds, read from its key (a data or a
+    manifest key): incoming/store=1/device=s1-fridge-1/2015-06-01/1215.csv -> 12:15 that day.
+    The key, not the upload time: a late file still belongs to the window it measured."""
+    *_, day, name = data_key(key).split("/")
+    try:
+        return dt.datetime.strptime(f"{day} {name[:4]}", "%Y-%m-%d %H%M").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise ValueError(f"{key!r} is not a sensor file's key (…/YYYY-MM-DD/HHMM.csv)") from None
+
+
 def list_new_keys(s3, bucket: str, since: dt.datetime | None = None, prefix: str = INCOMING,
                   lag: dt.timedelta = LAG) -> tuple[list[str], dt.datetime | None]:
     """The data keys whose manifest arrived at or after `since - lag` (all when `since` is

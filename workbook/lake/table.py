@@ -170,6 +170,16 @@ def newest_reading(table: DeltaTable | None) -> dt.datetime | None:
     return pc.max(actions["max.timestamp"]).as_py()
 
 
+def rows_between(table: DeltaTable | None, start: dt.datetime, end: dt.datetime) -> int:
+    """How many readings have a timestamp in [start, end) (0 without a table): what a time
+    partition of the table holds, whichever runs wrote it."""
+    if table is None:
+        return 0
+    moment = pc.field("timestamp")
+    where = (moment >= pa.scalar(start, UTC_US)) & (moment < pa.scalar(end, UTC_US))
+    return table.to_pyarrow_dataset().count_rows(filter=where)
+
+
 def compact(uri: str, storage_options: dict) -> dict:
     """Rewrite each partition's small files into few large ones (a batch per 15 minutes makes
     many small files); the old files stay until `vacuum`. Returns delta-rs's metrics."""

@@ -1,0 +1,172 @@
+"""The Dagster adapter of the advanced level's lessons (03_advanced/dagster): the lake lesson's
+files and bucket (workbook.lake_lesson, orchestrator-free) plus Dagster's side: the project's
+DAGSTER_HOME as every kernel's instance, and the code location the lessons write to
+(<workspace>/defs: resources, assets, definitions.py), the one `make dagster-ui` serves.
+
+Each lesson of the track has a bucket and a queue of its own on the s3 service (`dagster-<NN>`,
+`dagster-<NN>-events`), emptied at setup, as the Prefect track's lessons do. The code location
+finds its bucket and endpoint in `<defs>/.env`, which every `dagster` command (and `dagster dev`)
+loads from its working folder; the kernel gets the same variables.
+"""
+
+import datetime as dt
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbook import dagster_home, lake_lesson
+from workbook.lake_lesson import LakeLesson, limit_reservations
+
+TRACK = "03_advanced/dagster"
+DEFS = "defs"  # <workspace>/defs: `%%writefile {defs}/...` (course.DAGSTER's folder)
+ENV_FILE = ".env"
+BUCKET_VARIABLE, ENDPOINT_VARIABLE = "LAKE_BUCKET", "LAKE_ENDPOINT"
+# The sensor files' month. The lessons' hourly partitions span it (a time partition needs an
+# end), so any lesson window in June 2015, the default and the grader's, is a set of them.
+MONTH = (dt.datetime(2015, 6, 1, tzinfo=dt.UTC), dt.datetime(2015, 7, 1, tzinfo=dt.UTC))
+HOUR_KEY = "%Y-%m-%d-%H:%M"  # Dagster's key format for hourly partitions
+# A run's run_config that keeps Dagster's console log to warnings and errors: in a notebook it
+# prints a dozen DEBUG lines per run to stderr. The whole log stays in the instance (the UI).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class DagsterLesson:
+    lake: LakeLesson  # the files, their answer key, the lesson's bucket and queue
+    defs: Path  # the code location's folder (on sys.path)
+    home: str | None  # DAGSTER_HOME (None in the grader's checker, which runs no asset)
+
+    def describe(self) -> str:
+        """What the lesson uses; the same on every machine."""
+        where = "the project's DAGSTER_HOME" if self.home else "none (checker)"
+        return f"{self.lake.describe()}\ndagster  instance in {where}"
+
+    def hours(self) -> list[str]:
+        """The hourly partition keys of the lesson's files, in time order."""
+        starts = {dt.datetime.fromisoformat(f.window_start).replace(minute=0)
+                  for f in self.lake.files()}
+        return [f"{start:{HOUR_KEY}}" for start in sorted(starts)]
+
+    def instance(self):
+        """The Dagster instance of the project's DAGSTER_HOME: runs materialized here are the
+        ones the UI shows (an instance made without a home keeps nothing)."""
+        from dagster import DagsterInstance
+
+        return DagsterInstance.get()
+
+
+def names(lesson_name: str) -> tuple[str, str]:
+    """The bucket and queue of a lesson of the track ('01_assets...' -> dagster-01...)."""
+    return lake_lesson.own_names(TRACK, "dagster", lesson_name)
+
+
+def in_month(start: str, hours: int) -> None:
+    """Refuse a lesson window outside the partitions' month, saying which month."""
+    first = dt.datetime.fromisoformat(str(start)).replace(tzinfo=dt.UTC)
+    if not (MONTH[0] <= first and first + dt.timedelta(hours=int(hours)) <= MONTH[1]):
+        raise ValueError(f"start={start!r} with hours={hours}: the Dagster lessons' partitions "
+                         f"cover {MONTH[0]:%Y-%m-%d} to {MONTH[1]:%Y-%m-%d} (UTC)")
+
+
+def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | None = None,
+          s3_endpoint: str | None = None, bucket: str | None = None,
+          queue: str | None = None) -> DagsterLesson:
+    """The lesson's files in its own empty bucket, Dagster pointed at the project's home, and
+    the code location's folder importable, with the bucket's address in its .env."""
+    limit_reservations()
+    in_month(start, hours)
+    # materialize() in a kernel, whose event loop is running, leaves this warning at each run's
+    # end (Dagster closes a loop of its own); it says nothing about the learner's code.
+    warnings.filterwarnings("ignore", message="coroutine 'BaseEventLoop.shutdown_asyncgens'")
+    own_bucket, own_queue = names(lesson_name)
+    lake = lake_lesson.setup(start, hours, seed, workspace, s3_endpoint, bucket or own_bucket,
+                             queue or own_queue, track=TRACK)
+    home = dagster_home.activate().get("DAGSTER_HOME")
+    defs = lake.ctx.workspace / DEFS
+    if lake.lake is not None:  # not the checker, which writes nothing in the learner's workspace
+        variables = {BUCKET_VARIABLE: lake.lake.bucket,
+                     ENDPOINT_VARIABLE: lake.lake.endpoint_url or ""}
+        defs.mkdir(exist_ok=True)
+        (defs / ENV_FILE).write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
+        os.environ.update(variables)
+    if str(defs) not in sys.path:  # `import lake_assets` after `%%writefile {defs}/...`
+        sys.path.insert(0, str(defs))
+    return DagsterLesson(lake, defs, home)
+
+
+# ---------------------------------------------------------------- what a run left, as evidence
+
+def outcome(result, asset: str) -> dict:
+    """A materialize() run as evidence: whether it succeeded, the learner's own error if not
+    (the innermost cause, under Dagster's wrappers and retries), and `asset`'s metadata."""
+    failures = [event.step_failure_data.error for event in result.all_events
+                if event.is_step_failure]
+    error = failures[0] if failures else None
+    while error is not None and error.cause is not None:
+        error = error.cause
+    said = f"{error.cls_name}: {error.message.strip()}" if error else None
+    return {"success": result.success, "error": said, "metadata": metadata(result, asset)}
+
+
+def metadata(result, asset: str) -> list[dict]:
+    """The metadata of each materialization of `asset` in a run's result (materialize()'s),
+    as {name: (the metadata value's type, its plain value)}."""
+    return [{name: (type(value).__name__, value.value) for name, value in m.metadata.items()}
+            for m in result.asset_materializations_for_node(asset)]
+
+
+def table_version(lake) -> int:
+    """The readings table's version (-1 before it is created)."""
+    from workbook.lake import table
+
+    found = table.open_table(lake.table_uri(), lake.storage_options)
+    return -1 if found is None else found.version()
+
+
+def writes_since(lake, version: int) -> int:
+    """The commits that wrote rows to the readings table after `version` (its creation, an
+    empty commit of its own, is not one)."""
+    from workbook.lake import table
+
+    found = table.open_table(lake.table_uri(), lake.storage_options)
+    history = found.history() if found is not None else []
+    return sum(1 for entry in history
+               if entry.get("version", -1) > version and entry.get("operation") == "WRITE")
+
+
+def lineage(defs) -> dict[str, list[str]]:
+    """Each asset of a Definitions object -> the assets it depends on, as Dagster's asset
+    graph has them (what the UI draws)."""
+    graph = defs.resolve_asset_graph()
+    return {key.to_user_string(): sorted(k.to_user_string() for k in graph.get(key).parent_keys)
+            for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())}
+
+
+def row_count(instance, asset: str, partition: str) -> int | None:
+    """The dagster/row_count of a partition's latest materialization (None: never
+    materialized, or no count reported), as the UI shows it."""
+    import dagster as dg
+
+    found = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+        limit=1).records
+    count = found[0].asset_materialization.metadata.get("dagster/row_count") if found else None
+    return None if count is None else count.value
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def embeds_png(markdown: str) -> bool:
+    """Whether Markdown holds a PNG as a data URL, ![...](data:image/png;base64,...)."""
+    import base64
+    import binascii
+    import re
+
+    found = re.search(r"\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", str(markdown))
+    try:
+        return bool(found) and base64.b64decode(found.group(1))[:8] == PNG_SIGNATURE
+    except binascii.Error:
+        return False
