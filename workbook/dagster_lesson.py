@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbook import dagster_home, lake_lesson
+from workbook.lake import keys
 from workbook.lake_lesson import LakeLesson, limit_reservations
 
 TRACK = "03_advanced/dagster"
@@ -45,9 +46,7 @@ class DagsterLesson:
 
     def hours(self) -> list[str]:
         """The hourly partition keys of the lesson's files, in time order."""
-        starts = {dt.datetime.fromisoformat(f.window_start).replace(minute=0)
-                  for f in self.lake.files()}
-        return [f"{start:{HOUR_KEY}}" for start in sorted(starts)]
+        return sorted({hour_key(f.key) for f in self.lake.files()})
 
     def instance(self):
         """The Dagster instance of the project's DAGSTER_HOME: runs materialized here are the
@@ -55,6 +54,11 @@ class DagsterLesson:
         from dagster import DagsterInstance
 
         return DagsterInstance.get()
+
+
+def hour_key(key: str) -> str:
+    """The hourly partition key ("2015-06-01-12:00") of the window a file's key names."""
+    return f"{keys.window_start(key).replace(minute=0):{HOUR_KEY}}"
 
 
 def names(lesson_name: str) -> tuple[str, str]:
