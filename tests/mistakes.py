@@ -30,6 +30,10 @@ CONCURRENCY = "03_advanced/prefect/03_concurrency"
 PREFECT_04 = "03_advanced/prefect/04_features_and_artifacts"
 PF01 = "03_advanced/prefect/01_flows_and_tasks"
 D01 = "03_advanced/dagster/01_assets_and_resources"
+D02 = "03_advanced/dagster/02_partitions_and_backfills"
+FAILED_ONLY = ("    status = instance.get_status_by_partition(asset_key, keys, partitions_def)\n"
+               "    return sorted(key for key, found in status.items()\n"
+               "                  if found == dg.AssetPartitionStatus.FAILED)\n")
 ROW_COUNT = '        "dagster/row_count": table.rows_between(found, window.start, window.end),\n'
 
 
@@ -85,6 +89,13 @@ def answer_key(key: str) -> sensors.AnswerKey:
     with tempfile.TemporaryDirectory() as folder:
         return sensors.generate_sensors(Path(folder), dt.datetime.fromisoformat(given["start"]),
                                         given["hours"], given["seed"])
+
+
+def last_hour(key: str) -> str:
+    """The hourly partition key of a lesson's last hour, with its default parameters."""
+    given = defaults(key)
+    last = dt.datetime.fromisoformat(given["start"]) + dt.timedelta(hours=given["hours"] - 1)
+    return f"{last:%Y-%m-%d-%H}:00"
 
 
 def files(key: str, disposition: str) -> list[sensors.FileRecord]:
@@ -624,4 +635,37 @@ MISTAKES = (
                   '{base64.b64encode(png).decode()})"),\n',
             wrong='        "plot": dg.MetadataValue.path("anomaly_scores.png"),\n',
             hint="embed the PNG in Markdown"),
+    # 03_advanced/dagster/02_partitions_and_backfills
+    Mistake("files-never-added", D02, "per-file-partitions-solution",
+            right="    instance.add_dynamic_partitions(SENSOR_FILES.name, new)\n", wrong="",
+            hint="add them with instance.add_dynamic_partitions"),
+    Mistake("file-partition-takes-every-file", D02, "per-file-partitions-solution",
+            right="    report = ingest.ingest([context.partition_key], the_lake)\n",
+            wrong="    from workbook.lake import keys\n"
+                  "    report = ingest.ingest(keys.list_new_keys(the_lake.s3, the_lake.bucket)[0], "
+                  "the_lake)\n",
+            hint="ingests its own file alone"),
+    Mistake("dead-letter-swallowed", D02, "dead-letter-solution",
+            right="        raise\n",
+            wrong='        return dg.MaterializeResult(metadata={"failed": str(err)})\n',
+            hint="then raise again"),
+    Mistake("dead-letter-by-run", D02, "dead-letter-solution",
+            right="        deadletter.record(the_lake, ASSET, partition, err, "
+                  "context.run.run_id)\n",
+            wrong="        deadletter.record(the_lake, ASSET, context.run.run_id, err, "
+                  "context.run.run_id)\n",
+            hint="key each record by its partition"),
+    Mistake("dead-letter-never-cleared", D02, "dead-letter-solution",
+            right="    deadletter.clear(the_lake, ASSET, partition)\n", wrong="",
+            hint="clear the record when the partition succeeds"),
+    Mistake("backfill-missing-too", D02, "failed-only-backfill-solution",
+            right="if found == dg.AssetPartitionStatus.FAILED)",
+            wrong="if found != dg.AssetPartitionStatus.MATERIALIZED)",
+            hint="missing is not failed"),
+    Mistake("backfill-whole-night", D02, "failed-only-backfill-solution",
+            right="if found == dg.AssetPartitionStatus.FAILED)", wrong="if found is not None)",
+            hint="which had succeeded"),
+    HardCoded("backfill-hard-coded", D02, "failed-only-backfill-solution",
+              right=FAILED_ONLY, wrong="    return [VALUE]\n",
+              value=lambda k: f"{last_hour(k)}|2", hint="missing is not failed"),
 )

@@ -81,6 +81,7 @@ TRACKS = (
     # (workbook.dagster_lesson and one helper module per lesson, workbook.dagster_*).
     Track("03_advanced", "dagster", "dagster", (
         "01_assets_and_resources",
+        "02_partitions_and_backfills",
     ), DAGSTER),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order

@@ -31,6 +31,9 @@ HOUR_KEY = "%Y-%m-%d-%H:%M"  # Dagster's key format for hourly partitions
 # A run's run_config that keeps Dagster's console log to warnings and errors: in a notebook it
 # prints a dozen DEBUG lines per run to stderr. The whole log stays in the instance (the UI).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# For runs that fail on purpose (lesson 02): Dagster logs each failure at ERROR, which a
+# notebook shows as a red traceback; the failure is the lesson's evidence, read from the run.
+QUIET_RUNS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class DagsterLesson:
     def hours(self) -> list[str]:
         """The hourly partition keys of the lesson's files, in time order."""
         return sorted({hour_key(f.key) for f in self.lake.files()})
+
+    def stores(self) -> list[str]:
+        """The stores' ids, as partition keys ("1", "2")."""
+        return sorted({str(device["store_id"]) for device in self.lake.answer_key.devices})
 
     def instance(self):
         """The Dagster instance of the project's DAGSTER_HOME: runs materialized here are the
@@ -174,3 +181,75 @@ def embeds_png(markdown: str) -> bool:
         return bool(found) and base64.b64decode(found.group(1))[:8] == PNG_SIGNATURE
     except binascii.Error:
         return False
+
+
+# ---------------------------------------------------------------- lesson 02: partitions
+
+STORE = 2  # the store whose uplink is down in lesson 02's last hour
+
+
+def materialize(assets, asset: str, partition: str, instance, resources: dict) -> dict:
+    """One partition of `asset` materialized as a run of the instance, as `outcome`'s evidence;
+    a key the partitions do not have fails the same way (Dagster refuses it before any run)."""
+    import dagster as dg
+
+    try:
+        result = dg.materialize(assets, partition_key=partition, instance=instance,
+                                resources=resources, run_config=QUIET_RUNS,
+                                raise_on_error=False)
+    except dg.DagsterUnknownPartitionError as err:
+        return {"success": False, "error": f"DagsterUnknownPartitionError: {err}",
+                "metadata": []}
+    return outcome(result, asset)
+
+
+def late_files(lake: LakeLesson, store: int = STORE) -> list:
+    """`store`'s files of the lesson's last hour: its uplink was down, they arrive hours late."""
+    last = max(hour_key(f.key) for f in lake.files())
+    return [f for f in lake.files() if f.store_id == store and hour_key(f.key) == last]
+
+
+def store_partitions(hours: list[str], stores: list[str]) -> list[str]:
+    """The hour x store partition keys, as Dagster writes them ("2015-06-01-14:00|2")."""
+    return [f"{hour}|{store}" for hour in hours for store in stores]
+
+
+def day_partitions(partitions_def, hours: list[str]) -> list[str]:
+    """The keys of a partitions definition that fall on the days of `hours` (hourly keys)."""
+    days = tuple({hour[:10] for hour in hours})
+    return [str(key) for key in partitions_def.get_partition_keys() if key.startswith(days)]
+
+
+def incomplete(answer_key, absent: set[str], hours: list[str], stores: list[str]) -> set[str]:
+    """The store partitions whose report must fail: a device of the store that day (in the
+    table) with no reading in the hour. `absent`: the keys not in the table yet."""
+    from collections import defaultdict
+
+    from workbook import store_reports
+
+    day, hour = defaultdict(set), defaultdict(set)
+    for f in answer_key.files:
+        if f.valid_rows and f.key not in absent:
+            key = hour_key(f.key)
+            day[key[:10], str(f.store_id)].add(f.device_id)
+            hour[key, str(f.store_id)].add(f.device_id)
+    return {f"{h}|{s}" for h in hours for s in stores
+            if not day[h[:10], s] or store_reports.missing(day[h[:10], s], hour[h, s])}
+
+
+def statuses(instance, asset: str, partitions: list[str], partitions_def) -> dict[str, str]:
+    """Each partition's status as Dagster keeps it: MATERIALIZED, FAILED, IN_PROGRESS or
+    MISSING (never materialized)."""
+    import dagster as dg
+
+    found = instance.get_status_by_partition(dg.AssetKey(asset), partitions, partitions_def)
+    return {key: (found.get(key).value if found.get(key) else "MISSING") for key in partitions}
+
+
+def runs_per_partition(instance, partitions: list[str]) -> dict[str, int]:
+    """How many runs the instance holds for each partition key (Dagster tags every run with
+    its partition)."""
+    import dagster as dg
+
+    return {key: instance.get_runs_count(dg.RunsFilter(tags={"dagster/partition": key}))
+            for key in partitions}

@@ -132,16 +132,25 @@ def setup(start: str, hours: int, seed: int, workspace: str | None = None,
 def empty(lake: Lake) -> None:
     """Delete what an earlier run of the lesson left in its prefixes (a bucket that does not
     exist yet is left to `provision`)."""
-    for prefix in (lake.incoming, s3_service.TABLES, lake.quarantine):
-        try:
-            pages = list(lake.s3.get_paginator("list_objects_v2").paginate(
-                Bucket=lake.bucket, Prefix=prefix))
-        except lake.s3.exceptions.NoSuchBucket:
-            return
-        for page in pages:
-            found = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if found:
-                lake.s3.delete_objects(Bucket=lake.bucket, Delete={"Objects": found})
+    for prefix in (lake.incoming, s3_service.TABLES, lake.quarantine, s3_service.REPORTS,
+                   s3_service.DEAD_LETTERS):
+        empty_prefix(lake, prefix)
+
+
+def empty_prefix(lake: Lake, prefix: str) -> int:
+    """Delete every object under `prefix` (none when the bucket does not exist); how many."""
+    try:
+        pages = list(lake.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=lake.bucket, Prefix=prefix))
+    except lake.s3.exceptions.NoSuchBucket:
+        return 0
+    deleted = 0
+    for page in pages:
+        found = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if found:
+            lake.s3.delete_objects(Bucket=lake.bucket, Delete={"Objects": found})
+            deleted += len(found)
+    return deleted
 
 
 def drain(sqs, queue_url: str) -> int:

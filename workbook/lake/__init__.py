@@ -9,6 +9,8 @@ Prefect and Dagster tracks wrap the same ones. One module per job:
                 recorded in that commit (the exactly-once mechanism), compaction and vacuum
     quarantine  a bad file moved aside with its errors report, in an order that loses nothing
     ingest      a batch: validate each file, one commit for the good ones, quarantine the bad
+    deadletter  one record per failed partition of later work (a store's report), cleared
+                when it succeeds: the list of what to re-run
     metrics     what a run records for Prometheus (pushed per run, or served), and the
                 alert on freshness beside it (alerts.yml)
 

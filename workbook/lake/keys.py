@@ -94,3 +94,10 @@ def parse_event(body: str | bytes | dict) -> list[str]:
             raise EventError(f"record {i} ({name}) has no s3.object.key")
         keys.append(unquote_plus(key))
     return keys
+
+
+def partition_path(partition: str) -> str:
+    """An orchestrator's partition key as a path under a prefix: a multi-dimensional key's
+    "|" (Dagster's separator) becomes "/", so that S3 lists one dimension at a time:
+    "2015-06-01-14:00|2" -> "2015-06-01-14:00/2"."""
+    return partition.replace("|", "/")

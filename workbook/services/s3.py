@@ -25,6 +25,7 @@ from workbook.services.base import Endpoint
 
 BUCKET = "lake"
 INCOMING, TABLES, QUARANTINE = "incoming/", "tables/", "quarantine/"
+REPORTS, DEAD_LETTERS = "reports/", "deadletter/"  # per-partition outputs, and their failures
 QUEUE = "lake-events"
 REGION = "us-east-1"  # needs no LocationConstraint when a bucket is created
 NOTIFICATION_ID = "incoming-to-queue"  # the health check looks for it on the bucket
