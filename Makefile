@@ -61,18 +61,19 @@ test: setup lint ## everything CI checks; installs the system packages its tests
 	@$(PYTHON) -m workbook system --install
 	@$(BASE) -m workbook build --check
 	@$(MAKE) --no-print-directory -j5 --output-sync=target test-grading test-lessons \
-		test-lessons-prefect test-rest test-lake-airflow
+		test-prefect-airflow test-rest test-lake
 
 # Five slots of pytest sessions at once, each printed whole when it ends: one process alone
 # leaves the second core idle while a notebook waits on a server, and no slot holds most of the
-# work (the lake's session and the Airflow services' one share a slot, one after the other).
+# work (the Prefect track's lessons and the Airflow services' tests share a slot, one after the
+# other; the lake's tests run in the prefect environment, then in the dagster one).
 # Every test that runs the grader is in test-grading (its sandbox users are machine-wide, and a
 # test checks that none is left).
 GRADING_TESTS := tests/test_grading.py tests/test_workflow.py tests/test_conda_route.py \
 	tests/test_benchmarks.py
 
 .PHONY: test-grading test-lessons test-lessons-prefect test-rest test-lake test-airflow \
-	test-lake-airflow
+	test-prefect-airflow
 # The slowest tests of each session, printed at its end: where the 45-minute budget goes.
 DURATIONS := --durations=12
 test-grading:
@@ -95,13 +96,16 @@ test-rest:
 	@$(BASE) -m pytest $(DURATIONS) \
 		$(addprefix --ignore=,$(GRADING_TESTS) $(LESSONS_TESTS) $(AIRFLOW_TESTS))
 
+# The pipeline's tests in both orchestrators' environments (each on its own pandas), each
+# orchestrator's own tests in its environment (tests/lake/conftest.py). Both sessions run even
+# when the first fails, so one CI log shows every failure.
 test-lake:
-	@$(BASE) -m workbook pytest prefect tests/lake $(DURATIONS)
+	@$(BASE) -m workbook pytest prefect tests/lake $(DURATIONS); prefect=$$?; \
+		$(BASE) -m workbook pytest dagster tests/lake $(DURATIONS) && exit $$prefect
 
-# Both run even when the first fails, so one CI log shows every failure.
-test-lake-airflow:
-	@$(MAKE) --no-print-directory test-lake; lake=$$?; \
-		$(MAKE) --no-print-directory test-airflow && exit $$lake
+test-prefect-airflow:
+	@$(MAKE) --no-print-directory test-lessons-prefect; lessons=$$?; \
+		$(MAKE) --no-print-directory test-airflow && exit $$lessons
 
 doctor: ## check this machine; one line per check, with the fix
 	@$(PYTHON) -m workbook doctor

@@ -3,11 +3,10 @@ variables each orchestrator declares in workbook/course.py), with the solution m
 dropped: the files exactly as a learner who solved every exercise has them, for the tests,
 the integrity suite and the benchmarks to run and lint."""
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-
-import nbformat
 
 from workbook import course, markers
 
@@ -15,13 +14,16 @@ WRITEFILE = re.compile(r"^%%writefile (?:-a )?\{(?P<folder>\w+)\}/(?P<name>\S+)\
 
 
 def writefile_cells(key: str) -> Iterator[tuple[str, str]]:
-    """(path in the orchestrator's folder, text) of each file a lesson writes there, in order."""
+    """(path in the orchestrator's folder, text) of each file a lesson writes there, in order.
+    The notebook is read as the JSON it is: nbformat is not in every environment that runs
+    these files (the orchestrators' own test sessions)."""
     lesson = course.find(key)
     folders = lesson.track.orchestrator.folders if lesson.track.orchestrator else {}
-    for cell in nbformat.read(lesson.path(), as_version=4).cells:
-        match = WRITEFILE.match(cell.source) if cell.cell_type == "code" else None
+    for cell in json.loads(lesson.path().read_text())["cells"]:
+        source = "".join(cell["source"])  # a list of lines, or one string
+        match = WRITEFILE.match(source) if cell["cell_type"] == "code" else None
         if match and match["folder"] in folders:
-            body = cell.source[match.end():]
+            body = source[match.end():]
             yield folders[match["folder"]] + match["name"], "\n".join(
                 line for line in body.splitlines() if not markers.MARKER.match(line)) + "\n"
 

@@ -1,8 +1,11 @@
 """Fixtures of the lake pipeline's tests: the real S3 service (moto's server in its own
 process), a fresh bucket per test holding the committed sample's files, uploaded in the order
-they arrive, and the answer key as the oracle. Runs in the prefect environment (deltalake,
-pandera): `python -m workbook pytest prefect tests/lake`; the base session skips this folder."""
+they arrive, and the answer key as the oracle. Runs in each orchestrator's environment
+(`python -m workbook pytest prefect tests/lake`, then `dagster`): the pipeline's own tests run
+in both, on each one's pandas, and each orchestrator's tests (test_prefect_*, test_dagster_*)
+in its own. The base session skips this folder."""
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -20,6 +23,9 @@ from workbook.lake import Lake  # noqa: E402
 from workbook.sensors import AnswerKey, read_answer_key  # noqa: E402
 
 SAMPLE = paths.ROOT / "datasets" / "sample" / "sensors"
+ORCHESTRATORS = ("prefect", "dagster")
+collect_ignore_glob = [f"test_{name}_*.py" for name in ORCHESTRATORS
+                       if importlib.util.find_spec(name) is None]
 
 
 @pytest.fixture(scope="session", autouse=True)
