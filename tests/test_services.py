@@ -108,6 +108,18 @@ def test_weather_serves_real_seattle_observations(weather):
     assert "NOAA" in data["workbook_source"]
 
 
+def test_the_weather_server_reads_its_data_without_pandas():
+    """The server answers from a CSV it reads with the csv module: importing vega_datasets
+    (which imports pandas) made a fresh server's first answer take seconds, past a 10 s read
+    timeout on a loaded machine (two CI runs lost a lesson to it)."""
+    probe = ("import sys\nfrom workbook.services import weather\nweather.seattle()\n"
+             "print(sorted(m for m in ('pandas', 'numpy', 'vega_datasets') if m in sys.modules))")
+    ran = subprocess.run([str(paths.base_python()), "-c", probe], capture_output=True,
+                         text=True, cwd=paths.ROOT, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
+
+
 def test_weather_elsewhere_is_labelled_synthetic_and_repeatable(weather):
     first, second = (json.loads(fetch(weather, **daily(DENVER))[1]) for _ in range(2))
     assert first == second and first["workbook_source"].startswith("synthetic")

@@ -12,6 +12,7 @@ Run as `python -m workbook.services.weather --port PORT`; control with POST /_co
 import argparse
 import csv
 import datetime as dt
+import importlib.util
 import io
 import json
 import math
@@ -20,7 +21,7 @@ import time
 import zlib
 from functools import cache
 from http.server import ThreadingHTTPServer
-from importlib import resources
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from workbook.retail import STORES
@@ -40,7 +41,11 @@ SYNTHETIC = "synthetic deterministic series (no real data shipped for this city/
 
 @cache
 def seattle() -> dict[dt.date, dict[str, float]]:
-    text = (resources.files("vega_datasets") / "_data" / "seattle-weather.csv").read_text()
+    """NOAA's Seattle table as vega-datasets ships it, found without importing the package:
+    its __init__ imports pandas, seconds that the first request of a fresh server waited on a
+    loaded machine, past a client's 10 s read timeout. `serve` loads it before it listens."""
+    package = importlib.util.find_spec("vega_datasets").submodule_search_locations[0]
+    text = (Path(package) / "_data" / "seattle-weather.csv").read_text()
     return {dt.datetime.strptime(row["date"], "%Y/%m/%d").date(): {
         k: float(row[k]) for k in ("temp_max", "temp_min", "precipitation", "wind")}
         for row in csv.DictReader(io.StringIO(text))}
@@ -188,6 +193,7 @@ def serve(port: int, host: str = "127.0.0.1") -> None:
     """Serve until stopped; on this machine only, unless `host` says otherwise (the compose
     file's weather service listens on its container's interfaces)."""
     Handler.faults = Faults()
+    seattle()  # read before the server listens, so that its health check waits for it
     ThreadingHTTPServer((host, port), Handler).serve_forever()
 
 
