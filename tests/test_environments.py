@@ -4,8 +4,10 @@ No conda is needed: environment.yml must be exactly what `python -m workbook env
 from the lock. The one Dockerfile, which builds every environment, has tests/test_docker.py.
 """
 
+import importlib.util
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -200,3 +202,19 @@ def test_tampered_lock_changes_render_and_fails_check(tmp_path, monkeypatch, cap
     wanted.write_text(wanted.read_text().replace("# charts of revenue", "# plots of revenue"))
     assert envfiles.main(check=True) == 1
     assert "matplotlib==3.11.2  # plots of revenue per category" in envfiles.render("beginner")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_environment_is_installed_with_its_bytecode(env):
+    """`make setup` compiles what it installs (envs.SYNC_OPTIONS): without it, where bytecode is
+    not written (PYTHONDONTWRITEBYTECODE, the grader's read-only sandbox), every process
+    compiles each module it imports, about 3 s of CPU for pandas and an orchestrator. A few
+    files may not compile on this Python (modules for another version); not more."""
+    if paths.base_is_external():
+        pytest.skip("a conda environment: conda installs its own bytecode")
+    site = next((paths.VENVS / env / "lib").glob("python*/site-packages"))
+    sources = list(site.rglob("*.py"))
+    uncompiled = [p for p in sources if not Path(importlib.util.cache_from_source(p)).exists()]
+    assert sources and len(uncompiled) <= len(sources) // 1000, (
+        f"{len(uncompiled)} of {len(sources)} modules of {env} have no bytecode, e.g. "
+        f"{uncompiled[:3]}: run `make setup`")
