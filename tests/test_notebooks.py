@@ -8,7 +8,7 @@ import re
 import nbformat
 import pytest
 
-from workbook import course, paths
+from workbook import course, markers, paths
 
 SOLVED = [lesson.path(paths.SOLUTIONS) for lesson in course.lessons()]
 # A Python warning as `warnings` prints it ("...: UserWarning: ...") or as Airflow logs it
@@ -62,3 +62,28 @@ def test_setup_cells_come_before_the_first_exercise(notebook):
     setup = [i for i, c in enumerate(nb.cells)
              if c.get("metadata", {}).get("workbook", {}).get("role") == "setup"]
     assert setup and max(setup) < first_exercise(nb)
+
+
+# Given cells that repeat an earlier lesson's answer, so that a lesson stands alone (the Dagster
+# track's code location, written again by each lesson): copy -> original, (lesson, cell id).
+# Once committed they could drift apart; the copy must stay the answer, its markers aside.
+D01 = "03_advanced/dagster/01_assets_and_resources"
+D02 = "03_advanced/dagster/02_partitions_and_backfills"
+COPIES = {
+    (D02, "cell-07"): (D01, "lake-resource-solution"),
+    (D02, "cell-08"): (D01, "readings-asset-solution"),
+}
+
+
+def cell_source(key: str, cell_id: str) -> str:
+    """A cell's source without its marker lines (a solution's answer as the learner's cell
+    holds it)."""
+    nb = nbformat.read(course.find(key).path(paths.SOLUTIONS), as_version=4)
+    source = next(cell.source for cell in nb.cells if cell.id == cell_id)
+    return "\n".join(line for line in source.splitlines() if not markers.MARKER.match(line))
+
+
+@pytest.mark.parametrize("copy, original", COPIES.items(), ids=lambda k: f"{k[0]}:{k[1]}")
+def test_a_given_copy_of_an_earlier_answer_is_that_answer(copy, original):
+    assert cell_source(*copy) == cell_source(*original), (
+        f"{copy} no longer holds the answer of {original}: write it again from there")

@@ -28,12 +28,6 @@ BUCKET_VARIABLE, ENDPOINT_VARIABLE = "LAKE_BUCKET", "LAKE_ENDPOINT"
 # end), so any lesson window in June 2015, the default and the grader's, is a set of them.
 MONTH = (dt.datetime(2015, 6, 1, tzinfo=dt.UTC), dt.datetime(2015, 7, 1, tzinfo=dt.UTC))
 HOUR_KEY = "%Y-%m-%d-%H:%M"  # Dagster's key format for hourly partitions
-# A run's run_config that keeps Dagster's console log to warnings and errors: in a notebook it
-# prints a dozen DEBUG lines per run to stderr. The whole log stays in the instance (the UI).
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# For runs that fail on purpose (lesson 02): Dagster logs each failure at ERROR, which a
-# notebook shows as a red traceback; the failure is the lesson's evidence, read from the run.
-QUIET_RUNS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass(frozen=True)
@@ -79,6 +73,15 @@ def in_month(start: str, hours: int) -> None:
     if not (MONTH[0] <= first and first + dt.timedelta(hours=int(hours)) <= MONTH[1]):
         raise ValueError(f"start={start!r} with hours={hours}: the Dagster lessons' partitions "
                          f"cover {MONTH[0]:%Y-%m-%d} to {MONTH[1]:%Y-%m-%d} (UTC)")
+
+
+def quiet(level: str = "WARNING") -> dict:
+    """A run's run_config that keeps Dagster's console log at `level` and above: in a notebook
+    it prints a dozen DEBUG lines per run to stderr, and the whole log stays in the instance
+    (the UI). "CRITICAL" for runs that fail on purpose: Dagster logs each failure at ERROR, which
+    a notebook shows as a red traceback, and the failure is the lesson's evidence, read from
+    the run."""
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | None = None,
@@ -195,7 +198,7 @@ def materialize(assets, asset: str, partition: str, instance, resources: dict) -
 
     try:
         result = dg.materialize(assets, partition_key=partition, instance=instance,
-                                resources=resources, run_config=QUIET_RUNS,
+                                resources=resources, run_config=quiet("CRITICAL"),
                                 raise_on_error=False)
     except dg.DagsterUnknownPartitionError as err:
         return {"success": False, "error": f"DagsterUnknownPartitionError: {err}",

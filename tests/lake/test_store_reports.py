@@ -94,8 +94,9 @@ def test_a_partition_that_fails_twice_has_one_record_counting_both(lake):
 def test_a_cleared_record_is_gone_and_others_stay(lake):
     for partition in ("2015-06-01-13:00|2", "2015-06-01-14:00|1"):
         deadletter.record(lake, "store_report", partition, RuntimeError("x"), "run")
-    assert deadletter.clear(lake, "store_report", "2015-06-01-13:00|2") is True
-    assert deadletter.clear(lake, "store_report", "2015-06-01-13:00|2") is False
+    deadletter.clear(lake, "store_report", "2015-06-01-13:00|2")
+    deadletter.clear(lake, "store_report", "2015-06-01-13:00|2")  # none left: no error
+    assert deadletter.read(lake, "store_report", "2015-06-01-13:00|2") is None
     assert [letter["partition"] for letter in deadletter.read_all(lake, "store_report")] == [
         "2015-06-01-14:00|1"]
     assert deadletter.read_all(lake, "another_asset") == []

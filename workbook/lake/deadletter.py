@@ -48,12 +48,10 @@ def record(lake, asset: str, partition: str, error: BaseException, run_id: str) 
     return letter
 
 
-def clear(lake, asset: str, partition: str) -> bool:
-    """Delete a partition's record (it succeeded); whether there was one."""
-    had = read(lake, asset, partition) is not None
-    if had:
-        lake.s3.delete_object(Bucket=lake.bucket, Key=key(asset, partition))
-    return had
+def clear(lake, asset: str, partition: str) -> None:
+    """Delete a partition's record (it succeeded). One request, record or not: S3 deletes a key
+    that is not there without an error, so a success costs no read first."""
+    lake.s3.delete_object(Bucket=lake.bucket, Key=key(asset, partition))
 
 
 def read_all(lake, asset: str) -> list[dict]:
