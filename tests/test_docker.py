@@ -21,7 +21,7 @@ import nbformat
 import pytest
 import yaml
 
-from workbook import course, integrity, lesson_files, paths
+from workbook import course, envs, integrity, lesson_files, paths
 
 DOCKERFILE = paths.ENVIRONMENTS / "Dockerfile"
 COMPOSE = paths.ENVIRONMENTS / "airflow" / "docker-compose.yaml"
@@ -155,8 +155,8 @@ def doc_problems(text: str, where: str) -> list[str]:
         for dockerfile in re.findall(r"-f (\S+)", line):
             if not (paths.ROOT / dockerfile).is_file():
                 problems.append(f"{where}: `{line.strip()}` builds {dockerfile}, which is gone")
-        for envs in re.findall(r"--build-arg ENVS=(\"[^\"]*\"|\S+)", line):
-            unknown = set(envs.strip('"').split()) - set(paths.level_envs())
+        for named in re.findall(r"--build-arg ENVS=(\"[^\"]*\"|\S+)", line):
+            unknown = set(named.strip('"').split()) - set(paths.level_envs())
             if unknown:
                 problems.append(f"{where}: `{line.strip()}` names no level {sorted(unknown)}")
     return problems
@@ -180,12 +180,16 @@ def dockerignore_problems(gitignore: str, dockerignore: str) -> list[str]:
 def image_venvs(tmp_path_factory) -> Path:
     """The environments the Dockerfile's setup RUN makes (default ENVS), made by that command
     in a scratch WORKBOOK_VENVS, as `docker build` makes them in /opt/venvs."""
-    envs = setup_envs(DOCKERFILE.read_text())
-    assert envs, "the Dockerfile's setup makes no environment"
+    wanted = setup_envs(DOCKERFILE.read_text())
+    assert wanted, "the Dockerfile's setup makes no environment"
     venvs = tmp_path_factory.mktemp("image") / "venvs"
-    result = subprocess.run([sys.executable, "-m", "workbook", "setup", *envs],
+    # Without bytecode (the image compiles it, with the same command): these tests read the
+    # kernels and import a few modules, and compiling every module of three environments took
+    # longer than all of them under make test's load.
+    result = subprocess.run([sys.executable, "-m", "workbook", "setup", *wanted],
                             capture_output=True, text=True, cwd=paths.ROOT,
-                            env={**os.environ, "WORKBOOK_VENVS": str(venvs)})
+                            env={**os.environ, "WORKBOOK_VENVS": str(venvs),
+                                 envs.BYTECODE_VARIABLE: "0"})
     assert result.returncode == 0, result.stdout + result.stderr
     return venvs
 
@@ -234,8 +238,8 @@ def test_the_compose_file_runs_what_the_image_has(image_venvs):
     assert services, "the compose file runs no service from the course's image"
     for name, service in services.items():
         args = (service["build"].get("args") or {})
-        envs = setup_envs(DOCKERFILE.read_text(), args)
-        assert set(envs) <= set(setup_envs(DOCKERFILE.read_text())), f"{name}: {envs}"
+        named = setup_envs(DOCKERFILE.read_text(), args)
+        assert set(named) <= set(setup_envs(DOCKERFILE.read_text())), f"{name}: {named}"
     assert command_problems(compose, image_venvs) == []
 
 
