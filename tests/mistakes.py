@@ -31,6 +31,9 @@ PREFECT_04 = "03_advanced/prefect/04_features_and_artifacts"
 PF01 = "03_advanced/prefect/01_flows_and_tasks"
 D01 = "03_advanced/dagster/01_assets_and_resources"
 D02 = "03_advanced/dagster/02_partitions_and_backfills"
+D03 = "03_advanced/dagster/03_sensors"
+RUN_KEY = '    return [dg.RunRequest(partition_key=hour, run_key=f"{hour}:{digest(files)}")\n'
+NEW_KEYS = "    new = [key for key in dict.fromkeys(announced + listed) if key not in asked]\n"
 FAILED_ONLY = ("    status = instance.get_status_by_partition(asset_key, keys, partitions_def)\n"
                "    return sorted(key for key, found in status.items()\n"
                "                  if found == dg.AssetPartitionStatus.FAILED)\n")
@@ -668,4 +671,27 @@ MISTAKES = (
     HardCoded("backfill-hard-coded", D02, "failed-only-backfill-solution",
               right=FAILED_ONLY, wrong="    return [VALUE]\n",
               value=lambda k: f"{last_hour(k)}|2", hint="missing is not failed"),
+    # 03_advanced/dagster/03_sensors
+    HardCoded("hard-coded-first-hour", D03, "run-requests-solution",
+              right="        by_hour.setdefault(hour_of(key), []).append(key)\n",
+              wrong="        by_hour.setdefault(VALUE, []).append(key)\n",
+              value=lambda k: f"{dt.datetime.fromisoformat(defaults(k)['start']):%Y-%m-%d-%H}:00",
+              passes_by_default=False, hint="one request per hour with new files"),
+    Mistake("run-key-of-the-time", D03, "run-requests-solution", right=RUN_KEY,
+            wrong="    import time\n\n"
+                  "    return [dg.RunRequest(partition_key=hour, "
+                  'run_key=f"{hour}:{time.time()}")\n',
+            hint="two calls with the same files gave different run_keys"),
+    Mistake("run-key-of-the-hour", D03, "run-requests-solution", right=RUN_KEY,
+            wrong="    return [dg.RunRequest(partition_key=hour, run_key=hour)\n",
+            hint="Name the files in the run_key"),
+    Mistake("cursor-never-set", D03, "sensor-cursor-solution",
+            right="    context.update_cursor(json.dumps(", wrong="    (json.dumps(",
+            hint="keep in the cursor what you asked for"),
+    Mistake("queue-only", D03, "sensor-cursor-solution", right=NEW_KEYS,
+            wrong="    new = [key for key in announced if key not in asked]\n",
+            hint="list the bucket since the cursor's watermark"),
+    Mistake("asked-forgotten", D03, "sensor-cursor-solution",
+            right='"asked": sorted(set(listed) | set(announced))}))',
+            wrong='"asked": []}))', hint="keep in the cursor what you asked for"),
 )

@@ -69,9 +69,11 @@ def test_setup_cells_come_before_the_first_exercise(notebook):
 # Once committed they could drift apart; the copy must stay the answer, its markers aside.
 D01 = "03_advanced/dagster/01_assets_and_resources"
 D02 = "03_advanced/dagster/02_partitions_and_backfills"
+D03 = "03_advanced/dagster/03_sensors"  # its resources.py is lesson 01's, extended: no copy
 COPIES = {
     (D02, "cell-07"): (D01, "lake-resource-solution"),
     (D02, "cell-08"): (D01, "readings-asset-solution"),
+    (D03, "cell-06"): (D01, "readings-asset-solution"),
 }
 
 

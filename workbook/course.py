@@ -82,6 +82,7 @@ TRACKS = (
     Track("03_advanced", "dagster", "dagster", (
         "01_assets_and_resources",
         "02_partitions_and_backfills",
+        "03_sensors",
     ), DAGSTER),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order

@@ -24,6 +24,7 @@ TRACK = "03_advanced/dagster"
 DEFS = "defs"  # <workspace>/defs: `%%writefile {defs}/...` (course.DAGSTER's folder)
 ENV_FILE = ".env"
 BUCKET_VARIABLE, ENDPOINT_VARIABLE = "LAKE_BUCKET", "LAKE_ENDPOINT"
+QUEUE_VARIABLE = "LAKE_QUEUE_URL"  # the bucket's event queue (lesson 03's sensor reads it)
 # The sensor files' month. The lessons' hourly partitions span it (a time partition needs an
 # end), so any lesson window in June 2015, the default and the grader's, is a set of them.
 MONTH = (dt.datetime(2015, 6, 1, tzinfo=dt.UTC), dt.datetime(2015, 7, 1, tzinfo=dt.UTC))
@@ -101,7 +102,8 @@ def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | 
     defs = lake.ctx.workspace / DEFS
     if lake.lake is not None:  # not the checker, which writes nothing in the learner's workspace
         variables = {BUCKET_VARIABLE: lake.lake.bucket,
-                     ENDPOINT_VARIABLE: lake.lake.endpoint_url or ""}
+                     ENDPOINT_VARIABLE: lake.lake.endpoint_url or "",
+                     QUEUE_VARIABLE: lake.queue_url or ""}
         defs.mkdir(exist_ok=True)
         (defs / ENV_FILE).write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
         os.environ.update(variables)
@@ -191,14 +193,16 @@ def embeds_png(markdown: str) -> bool:
 STORE = 2  # the store whose uplink is down in lesson 02's last hour
 
 
-def materialize(assets, asset: str, partition: str, instance, resources: dict) -> dict:
-    """One partition of `asset` materialized as a run of the instance, as `outcome`'s evidence;
-    a key the partitions do not have fails the same way (Dagster refuses it before any run)."""
+def materialize(assets, asset: str, partition: str, instance, resources: dict,
+                tags: dict | None = None) -> dict:
+    """One partition of `asset` materialized as a run of the instance (with `tags`), as
+    `outcome`'s evidence; a key the partitions do not have fails the same way (Dagster refuses
+    it before any run)."""
     import dagster as dg
 
     try:
         result = dg.materialize(assets, partition_key=partition, instance=instance,
-                                resources=resources, run_config=quiet("CRITICAL"),
+                                resources=resources, tags=tags, run_config=quiet("CRITICAL"),
                                 raise_on_error=False)
     except dg.DagsterUnknownPartitionError as err:
         return {"success": False, "error": f"DagsterUnknownPartitionError: {err}",
@@ -256,3 +260,36 @@ def runs_per_partition(instance, partitions: list[str]) -> dict[str, int]:
 
     return {key: instance.get_runs_count(dg.RunsFilter(tags={"dagster/partition": key}))
             for key in partitions}
+
+
+# ---------------------------------------------------------------- lesson 03: sensors
+
+SENSOR_TAG, RUN_KEY_TAG = "dagster/sensor_name", "dagster/run_key"  # what the daemon tags
+
+
+def requested(requests) -> list[tuple[str, str]]:
+    """A sensor's run requests as plain data: (partition key, run_key) each."""
+    return [(request.partition_key, request.run_key) for request in requests or []]
+
+
+def launch(sensor: str, requests, assets, instance, resources: dict,
+           since: dt.datetime | None = None) -> list[dict]:
+    """Run a sensor evaluation's run requests as Dagster's daemon does, in this kernel: a
+    request whose run_key this sensor already used (in a run made after `since`: a check that
+    starts over forgets its earlier tries) is skipped, each other one is a run of its partition
+    tagged with the sensor and the run_key. What happened to each request."""
+    import dagster as dg
+
+    done = []
+    for request in requests:
+        tags = {SENSOR_TAG: sensor, RUN_KEY_TAG: str(request.run_key)}
+        seen = request.run_key is not None and instance.get_runs_count(
+            dg.RunsFilter(tags=tags, created_after=since))
+        entry = {"partition": request.partition_key, "run_key": request.run_key,
+                 "launched": not seen}
+        if not seen:  # the run's asset: the first of `assets` (the others are its inputs)
+            entry["success"] = materialize(assets, assets[0].key.to_user_string(),
+                                           request.partition_key, instance, resources,
+                                           tags)["success"]
+        done.append(entry)
+    return done

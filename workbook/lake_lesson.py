@@ -29,6 +29,7 @@ from workbook.lake.quarantine import REPORT_SUFFIX, quarantine_key, report_key
 from workbook.sensors import MANIFEST_SUFFIX, AnswerKey, FileRecord, generate_sensors
 from workbook.sensors import read_answer_key as _read_answer_key
 from workbook.services import s3 as s3_service
+from workbook.waiting import wait_for
 
 TRACK = "03_advanced/lake"
 BUCKET, QUEUE = "lake-lesson", "lake-lesson-events"  # the lesson's own, on the local server
@@ -201,6 +202,26 @@ def receive(lesson_: LakeLesson) -> list[str]:
             bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=lesson_.queue_url,
                                ReceiptHandle=message["ReceiptHandle"])
+
+
+def drop_messages(lake: Lake, queue_url: str, count: int, timeout: float = 20) -> int:
+    """Receive and delete `count` messages of the queue without handling them (a lesson's lost
+    messages: S3 sends its notifications a moment after the upload); how many were dropped."""
+    sqs = s3_service.clients(lake.endpoint_url, lake.region)[1]
+    dropped = []
+
+    def enough() -> bool:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                  WaitTimeSeconds=1).get("Messages", [])
+        for message in got:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            dropped.append(message["MessageId"])
+        return len(dropped) >= count
+
+    if not wait_for(enough, timeout, 0):
+        raise TimeoutError(f"waited {timeout:.0f} s for {count} message(s) in {queue_url}, "
+                           f"got {len(dropped)}: are the bucket's notifications set up?")
+    return len(dropped)
 
 
 # ---------------------------------------------------------------- events a check sends

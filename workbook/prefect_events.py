@@ -31,7 +31,8 @@ from pathlib import Path
 
 from workbook import paths, processes
 from workbook.lake import Lake, table
-from workbook.lake.keys import data_key, list_new_keys, parse_event
+from workbook.lake.keys import announced, list_new_keys
+from workbook.lake_lesson import drop_messages  # noqa: F401 (lesson 02 calls it from here)
 from workbook.sensors import MANIFEST_SUFFIX
 from workbook.services import base
 from workbook.waiting import wait_for
@@ -56,7 +57,7 @@ def handle_message(message: dict, bucket: str, emit, delete) -> list[str]:
     device uploads it last), then delete the message; the data keys it announced. A message
     deleted before its events are out is lost if the watcher dies in between; one never
     deleted (S3's test event included) comes back after its visibility time-out, forever."""
-    keys = [data_key(k) for k in parse_event(message["Body"]) if k.endswith(MANIFEST_SUFFIX)]
+    keys = announced(message["Body"])
     for key in keys:
         emit(event=EVENT, resource={"prefect.resource.id": resource_id(bucket, key)},
              payload={"key": key})
@@ -139,28 +140,6 @@ def watch(handle=handle_message, wait_s: int = 1, log=print) -> None:
             keys = handle(message, lake.bucket, emit_delivered, delete)
             log(f"{dt.datetime.now(dt.UTC):%H:%M:%S.%f} message {message['MessageId'][:8]}: "
                 f"{len(keys)} event(s) {keys}", flush=True)
-
-
-def drop_messages(lake: Lake, queue_url: str, count: int, timeout: float = 20) -> int:
-    """Receive and delete `count` messages of the queue without handling them (a lesson's lost
-    messages: S3 sends its notifications a moment after the upload); how many were dropped."""
-    from workbook.services.s3 import clients
-
-    sqs = clients(lake.endpoint_url, lake.region)[1]
-    dropped = []
-
-    def enough() -> bool:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                  WaitTimeSeconds=1).get("Messages", [])
-        for message in got:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            dropped.append(message["MessageId"])
-        return len(dropped) >= count
-
-    if not wait_for(enough, timeout, 0):
-        raise TimeoutError(f"waited {timeout:.0f} s for {count} message(s) in {queue_url}, "
-                           f"got {len(dropped)}: are the bucket's notifications set up?")
-    return len(dropped)
 
 
 # ---------------------------------------------------------------- background processes

@@ -48,7 +48,7 @@ def materialize(defs: Path, home: Path, endpoint: str, bucket: str,
     """One readings partition through Dagster's CLI, in a process group of its own (the run's
     step may run in a child process)."""
     env = {**os.environ, **dagster_home.environ(home), "LAKE_BUCKET": bucket,
-           "LAKE_ENDPOINT": endpoint}
+           "LAKE_ENDPOINT": endpoint, "LAKE_QUEUE_URL": ""}  # no queue: these runs read none
     return subprocess.Popen([str(dagster_home.dagster_cli()), "asset", "materialize", "-f",
                              "definitions.py", "--select", "readings", "--partition", partition],
                             cwd=defs, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

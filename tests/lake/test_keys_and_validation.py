@@ -140,3 +140,23 @@ def test_compaction_and_vacuum_keep_every_row(lake, answer_key):
     assert metrics["numFilesRemoved"] == before > metrics["numFilesAdded"]
     assert len(table.vacuum(uri, options, retention_hours=0)) == before
     assert_exactly_once(lake, files)
+
+
+def test_the_queue_is_read_as_complete_files_once_each(s3_endpoint, lake):
+    """receive_announced: a manifest's event announces its file (a data file's alone does
+    not), a file announced twice comes once, a message that is no S3 event is counted and
+    deleted with the others, and the queue is left empty."""
+    from workbook.lake.keys import receive_announced
+    from workbook.lake_lesson import event
+    from workbook.services.s3 import clients
+
+    sqs = clients(s3_endpoint.url)[1]
+    queue_url = sqs.create_queue(QueueName=f"{lake.bucket}-events")["QueueUrl"]
+    done, pending = "incoming/store=1/device=s1-fridge-1/2015-06-01/1200.csv", \
+        "incoming/store=1/device=s1-fridge-1/2015-06-01/1215.csv"
+    for body in (event(("ObjectCreated:Put", done), ("ObjectCreated:Put", pending)),
+                 event(("ObjectCreated:Put", done + ".manifest.json")), "not an event",
+                 event(("ObjectCreated:Put", done + ".manifest.json"))):
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    assert receive_announced(sqs, queue_url) == ([done], 1)
+    assert receive_announced(sqs, queue_url) == ([], 0)

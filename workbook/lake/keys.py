@@ -96,6 +96,30 @@ def parse_event(body: str | bytes | dict) -> list[str]:
     return keys
 
 
+def announced(body: str | bytes | dict) -> list[str]:
+    """The data keys of the files an S3 event message says are complete: those whose manifest
+    (the device uploads it last) was created."""
+    return [data_key(k) for k in parse_event(body) if k.endswith(MANIFEST_SUFFIX)]
+
+
+def receive_announced(sqs, queue_url: str) -> tuple[list[str], int]:
+    """Every message waiting in the bucket's event queue, read as announced keys and deleted
+    once read (a listing since a watermark catches what a lost message said): the keys, once
+    each in arrival order, and how many messages were no S3 event (deleted too: a message
+    left in the queue comes back after its visibility time-out, for ever)."""
+    found, unreadable = {}, 0
+    while got := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                     WaitTimeSeconds=0).get("Messages", []):
+        for message in got:
+            try:
+                found |= dict.fromkeys(announced(message["Body"]))
+            except EventError:
+                unreadable += 1
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+    return list(found), unreadable
+
+
 def partition_path(partition: str) -> str:
     """An orchestrator's partition key as a path under a prefix: a multi-dimensional key's
     "|" (Dagster's separator) becomes "/", so that S3 lists one dimension at a time:
