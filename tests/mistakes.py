@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from workbook import markers, sensors
+from workbook import dagster_lesson, markers, sensors
 from workbook.grading import names, samples
 
 LAKE = "03_advanced/lake/01_files_to_lake"
@@ -32,11 +32,22 @@ PF01 = "03_advanced/prefect/01_flows_and_tasks"
 D01 = "03_advanced/dagster/01_assets_and_resources"
 D02 = "03_advanced/dagster/02_partitions_and_backfills"
 D03 = "03_advanced/dagster/03_sensors"
+D04 = "03_advanced/dagster/04_checks_and_automation"
 RUN_KEY = '    return [dg.RunRequest(partition_key=hour, run_key=f"{hour}:{digest(files)}")\n'
 NEW_KEYS = "    new = [key for key in dict.fromkeys(announced + listed) if key not in asked]\n"
 FAILED_ONLY = ("    status = instance.get_status_by_partition(asset_key, keys, partitions_def)\n"
                "    return sorted(key for key, found in status.items()\n"
                "                  if found == dg.AssetPartitionStatus.FAILED)\n")
+CONDITION = ("    return (dg.AutomationCondition.eager()\n"
+             "            .without(dg.AutomationCondition.in_latest_time_window())\n"
+             "            & dg.AutomationCondition.all_deps_blocking_checks_passed())\n")
+DIFFERENCES = ("    for field in found:\n"
+               "        if field.name not in expected.names:\n"
+               "            problems.append(f\"{field.name} is not a column of the table\")\n"
+               "        elif field.type != expected.field(field.name).type:\n")
+MISMATCHES = ("    return {key: [in_table.get(key, 0), committed.get(key, 0)]\n"
+              "            for key in sorted(set(in_table) | set(committed))\n"
+              "            if in_table.get(key, 0) != committed.get(key, 0)}\n")
 ROW_COUNT = '        "dagster/row_count": table.rows_between(found, window.start, window.end),\n'
 
 
@@ -99,6 +110,17 @@ def last_hour(key: str) -> str:
     given = defaults(key)
     last = dt.datetime.fromisoformat(given["start"]) + dt.timedelta(hours=given["hours"] - 1)
     return f"{last:%Y-%m-%d-%H}:00"
+
+
+def damaged_files(key: str) -> list[str]:
+    """The two files lesson D04's reconciliation check damages with its default parameters: the
+    first two good files of the first hour that have the same rows, in arrival order."""
+    first = f"{dt.datetime.fromisoformat(defaults(key)['start']):%Y-%m-%d-%H}:00"
+    same_size = {}
+    for f in answer_key(key).in_arrival_order():
+        if dagster_lesson.hour_key(f.key) == first and f.disposition != "quarantine":
+            same_size.setdefault(f.valid_rows, []).append(f.key)
+    return next(keys for keys in same_size.values() if len(keys) > 1)[:2]
 
 
 def files(key: str, disposition: str) -> list[sensors.FileRecord]:
@@ -694,4 +716,44 @@ MISTAKES = (
     Mistake("asked-forgotten", D03, "sensor-cursor-solution",
             right='"asked": sorted(set(listed) | set(announced))}))',
             wrong='"asked": []}))', hint="keep in the cursor what you asked for"),
+    # 03_advanced/dagster/04_checks_and_automation
+    Mistake("eager-in-the-latest-window", D04, "automation-solution", right=CONDITION,
+            wrong="    return dg.AutomationCondition.eager()\n",
+            hint=".without(dg.AutomationCondition.in_latest_time_window())"),
+    Mistake("automation-ignores-checks", D04, "automation-solution", right=CONDITION,
+            wrong="    return dg.AutomationCondition.eager().without(\n"
+                  "        dg.AutomationCondition.in_latest_time_window())\n",
+            hint="all_deps_blocking_checks_passed"),
+    Mistake("schema-check-not-blocking", D04, "schema-check-solution",
+            right="@dg.asset_check(asset=readings, blocking=True, ",
+            wrong="@dg.asset_check(asset=readings, ", hint="make the check blocking"),
+    Mistake("schema-names-only", D04, "schema-check-solution", right=DIFFERENCES,
+            wrong="    for field in found:\n"
+                  "        if field.name not in expected.names:\n"
+                  "            problems.append(f\"{field.name} is not a column of the table\")\n"
+                  "        elif False:\n",
+            hint="compare each column's type"),
+    Mistake("schema-check-a-warning", D04, "schema-check-solution",
+            right="severity=dg.AssetCheckSeverity.ERROR",
+            wrong="severity=dg.AssetCheckSeverity.WARN", hint="only ERROR blocks"),
+    HardCoded("reconcile-the-damaged-files", D04, "reconciliation-solution", right=MISMATCHES,
+              wrong="    return {key: [in_table.get(key, 0), committed.get(key, 0)]\n"
+                    "            for key in VALUE\n"
+                    "            if in_table.get(key, 0) != committed.get(key, 0)}\n",
+              value=damaged_files, passes_by_default=False,
+              hint="every file of the table and every committed one"),
+    Mistake("reconcile-totals", D04, "reconciliation-solution", right=MISMATCHES,
+            wrong="    total, expected = sum(in_table.values()), sum(committed.values())\n"
+                  '    return {} if total == expected else {"all files": [total, expected]}\n',
+            hint="compare file by file"),
+    Mistake("reconcile-the-tables-files", D04, "reconciliation-solution", right=MISMATCHES,
+            wrong="    return {key: [rows, committed.get(key, 0)]\n"
+                  "            for key, rows in in_table.items()\n"
+                  "            if rows != committed.get(key, 0)}\n",
+            hint="go through the committed files too"),
+    Mistake("reconcile-the-committed-files", D04, "reconciliation-solution", right=MISMATCHES,
+            wrong="    return {key: [in_table.get(key, 0), rows]\n"
+                  "            for key, rows in committed.items()\n"
+                  "            if in_table.get(key, 0) != rows}\n",
+            hint="go through the table's files too"),
 )

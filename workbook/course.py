@@ -83,6 +83,7 @@ TRACKS = (
         "01_assets_and_resources",
         "02_partitions_and_backfills",
         "03_sensors",
+        "04_checks_and_automation",
     ), DAGSTER),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order

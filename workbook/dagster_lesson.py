@@ -129,8 +129,42 @@ def outcome(result, asset: str) -> dict:
 def metadata(result, asset: str) -> list[dict]:
     """The metadata of each materialization of `asset` in a run's result (materialize()'s),
     as {name: (the metadata value's type, its plain value)}."""
-    return [{name: (type(value).__name__, value.value) for name, value in m.metadata.items()}
-            for m in result.asset_materializations_for_node(asset)]
+    return [plain(m.metadata) for m in result.asset_materializations_for_node(asset)]
+
+
+def plain(metadata: dict) -> dict:
+    """Dagster metadata as {name: (the metadata value's type, its plain value)}."""
+    return {name: (type(value).__name__, value.value) for name, value in metadata.items()}
+
+
+def check_evaluations(result) -> list[dict]:
+    """The asset checks a run evaluated, as evidence: their name, whether they passed, their
+    severity ("ERROR" blocks what follows when the check is blocking) and their metadata, as
+    {name: (type, plain value)}."""
+    return [{"check": e.check_name, "passed": e.passed, "severity": e.severity.value,
+             "metadata": plain(e.metadata)}
+            for e in result.get_asset_check_evaluations()]
+
+
+def started(result, step: str) -> bool:
+    """Whether the run started `step` (an asset's step has its name). A step that a failed
+    blocking check skips never starts; one that merely fails on bad input did."""
+    return any(event.is_step_start and event.step_key == step for event in result.all_events)
+
+
+def evaluate_automation(defs, instance, cursor=None):
+    """One tick of declarative automation (dg.evaluate_automation_conditions), from `cursor`.
+    Run in a thread of its own: the evaluator calls asyncio.run, which a kernel's running event
+    loop refuses. Dagster's tester passes a beta parameter of its own (BetaWarning at each
+    tick), which says nothing about the conditions tested: not shown."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dagster as dg
+
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=1) as pool:
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return pool.submit(dg.evaluate_automation_conditions, defs=defs, instance=instance,
+                           cursor=cursor).result()
 
 
 def table_version(lake) -> int:

@@ -345,9 +345,10 @@ def unbounded_time_partitions(partitions) -> bool:
 
 
 def asset_problems(assets_def, module_doc_text: str) -> list[str]:
-    """What one assets definition (an @asset, or each asset of a @multi_asset) lacks."""
+    """What one assets definition (an @asset, each asset of a @multi_asset, or an
+    @asset_check, whose description documents it too) lacks."""
     problems = []
-    docs = module_doc_text
+    docs = module_doc_text + "".join(check.description or "" for check in assets_def.check_specs)
     for spec in assets_def.specs:
         key = spec.key.to_user_string()
         docs += spec.description or ""

@@ -9,6 +9,7 @@ by date. Plain functions, one idea each, that a learner writes in a notebook; or
 (a Prefect flow or a Dagster asset only calls them). Runs on pandas 2 and 3.
 """
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbook import sensors
+from workbook.services.s3 import REPORTS
 
 TEMPERATURE = "temperature_c"
 CABINET_COLUMNS = ("device_id", "store_id", "kind", "timestamp", TEMPERATURE, "door_open_s",
@@ -226,6 +228,23 @@ def read_readings(table_uri: str, storage_options: dict | None = None,
         wanted = pa.array([str(d) for d in dates]).cast(dataset.schema.field("date").type)
         where = where & pc.field("date").isin(wanted)
     return dataset.to_table(columns=columns, filter=where).to_pandas()
+
+
+def hour_features(table_uri: str, storage_options: dict | None, start: dt.datetime,
+                  end: dt.datetime) -> pd.DataFrame:
+    """The features of the cabinet minutes whose readings are in [start, end): an hourly
+    partition's, computed from its own rows alone."""
+    readings = read_readings(table_uri, storage_options, dates=[start.date()])
+    return compute_features(readings[(readings["timestamp"] >= start)
+                                     & (readings["timestamp"] < end)])
+
+
+def write_hour(features: pd.DataFrame, lake, start: dt.datetime) -> str:
+    """An hour's features as one Parquet object under reports/minute_features/, replaced when
+    the hour is computed again; its key."""
+    key = f"{REPORTS}minute_features/{start:%Y-%m-%d-%H}.parquet"
+    lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=features.to_parquet(index=False))
+    return key
 
 
 def read_features(table_uri: str, storage_options: dict | None = None) -> pd.DataFrame:

@@ -262,14 +262,10 @@ def listing(lake: Lake, prefix: str) -> list[str]:
 def placement(lesson_: LakeLesson) -> list[dict]:
     """Where each of the answer key's files is now: its rows in the table (by source_key), its
     objects in incoming/ and quarantine/, the reason its errors report gives."""
-    from workbook.lake import table
+    from workbook.lake import reconcile, table
 
     lake = lesson_.lake
-    found = table.open_table(lake.table_uri(), lake.storage_options)
-    rows = {}
-    if found is not None:
-        counts = found.to_pandas(columns=["source_key"])["source_key"].value_counts()
-        rows = {str(k): int(v) for k, v in counts.items()}
+    rows = reconcile.rows_by_file(table.open_table(lake.table_uri(), lake.storage_options))
     incoming, quarantined = set(listing(lake, lake.incoming)), set(listing(lake, lake.quarantine))
     placed = []
     for f in lesson_.answer_key.files:
@@ -290,16 +286,55 @@ def placement(lesson_: LakeLesson) -> list[dict]:
 def table_state(uri: str, storage_options: dict, files: list[tuple[str, str]]) -> dict:
     """What a check reads of a Delta table: its version, rows per source_key, and which of
     `files` ((key, etag) pairs) it records as app transactions."""
-    from workbook.lake import table
+    from workbook.lake import reconcile, table
 
     found = table.open_table(uri, storage_options)
     if found is None:
         return {"version": None, "rows": {}, "recorded": []}
-    counts = found.to_pandas(columns=["source_key"])["source_key"].value_counts()
-    return {"version": found.version(),
-            "rows": {str(k): int(v) for k, v in counts.items()},
+    return {"version": found.version(), "rows": reconcile.rows_by_file(found),
             "recorded": [list(f) for f in files
                          if found.transaction_version(table.app_id(*f)) is not None]}
+
+
+# ---------------------------------------------------------------- damage a check must see
+
+def retype_column(lake: Lake, column: str) -> None:
+    """Rewrite the readings table with `column` as text, as a writer outside the pipeline might
+    (a schema change nobody announced): the rows and the log's record of committed files stay,
+    so a re-run of an hour adds nothing and only a schema check sees it."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from workbook.lake import table
+
+    found = table.open_table(lake.table_uri(), lake.storage_options)
+    data = found.to_pyarrow_table()
+    data = data.set_column(data.schema.get_field_index(column), column,
+                           data[column].cast(pa.string()))
+    write_deltalake(found, data, mode="overwrite", schema_mode="overwrite",
+                    partition_by=table.PARTITIONS)
+
+
+def duplicate_rows(lake: Lake, key: str) -> int:
+    """Append the rows of file `key` to the table again, outside the pipeline (no record of a
+    commit): a double ingestion. How many rows."""
+    from deltalake import write_deltalake
+
+    from workbook.lake import table
+
+    found = table.open_table(lake.table_uri(), lake.storage_options)
+    data = found.to_pyarrow_table(filters=[("source_key", "=", key)])
+    write_deltalake(found, data, mode="append", partition_by=table.PARTITIONS)
+    return data.num_rows
+
+
+def delete_rows(lake: Lake, key: str) -> int:
+    """Delete the rows of file `key` from the table, its record of the commit kept: a file
+    lost. How many rows."""
+    from workbook.lake import table
+
+    found = table.open_table(lake.table_uri(), lake.storage_options)
+    return int(found.delete(f"source_key = '{key}'")["num_deleted_rows"])
 
 
 # ---------------------------------------------------------------- a move, step by step

@@ -81,6 +81,18 @@ def table_schema(optional: bool = True) -> pa.Schema:
     ])
 
 
+def expected_schema(found: pa.Schema) -> pa.Schema:
+    """The schema this module writes, for a table whose schema is `found`: with the newer
+    firmware's columns when it has any of them (schema evolution adds them together)."""
+    optional = {f.name for f in reading_fields()} - {f.name for f in reading_fields(False)}
+    return table_schema(optional=bool(optional & set(found.names)))
+
+
+def arrow_schema(table: DeltaTable) -> pa.Schema:
+    """The table's columns and types as pyarrow reads them (partition columns included)."""
+    return table.to_pyarrow_dataset().schema
+
+
 def to_arrow(files: list, ingested_at: dt.datetime) -> pa.Table:
     """The rows of validated files (validate.Checked, all good) in the table's layout. The
     optional columns are there only if some file has them (see schema evolution above)."""
