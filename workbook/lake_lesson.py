@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbook import course, lesson, services
-from workbook.lake import Lake
+from workbook.lake import Lake, keys
 from workbook.lake.quarantine import REPORT_SUFFIX, quarantine_key, report_key
 from workbook.sensors import MANIFEST_SUFFIX, AnswerKey, FileRecord, generate_sensors
 from workbook.sensors import read_answer_key as _read_answer_key
@@ -156,13 +156,7 @@ def empty_prefix(lake: Lake, prefix: str) -> int:
 
 def drain(sqs, queue_url: str) -> int:
     """Receive and delete every message waiting in the queue; how many there were."""
-    drained = 0
-    while got := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                     WaitTimeSeconds=0).get("Messages", []):
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
-        drained += len(got)
-    return drained
+    return len(keys.receive_all(sqs, queue_url))
 
 
 def upload(lesson_: LakeLesson, files: list[FileRecord], progress: bool = False) -> list[str]:
@@ -192,16 +186,7 @@ def receive(lesson_: LakeLesson) -> list[str]:
     """The bodies of every message waiting in the queue, each deleted once read (an SQS
     consumer's loop; a message not deleted comes back after its visibility time-out)."""
     sqs = s3_service.clients(lesson_.lake.endpoint_url, lesson_.lake.region)[1]
-    bodies = []
-    while True:
-        got = sqs.receive_message(QueueUrl=lesson_.queue_url, MaxNumberOfMessages=10,
-                                  WaitTimeSeconds=1).get("Messages", [])
-        if not got:
-            return bodies
-        for message in got:
-            bodies.append(message["Body"])
-            sqs.delete_message(QueueUrl=lesson_.queue_url,
-                               ReceiptHandle=message["ReceiptHandle"])
+    return keys.receive_all(sqs, lesson_.queue_url, wait_s=1)
 
 
 def drop_messages(lake: Lake, queue_url: str, count: int, timeout: float = 20) -> int:

@@ -102,21 +102,29 @@ def announced(body: str | bytes | dict) -> list[str]:
     return [data_key(k) for k in parse_event(body) if k.endswith(MANIFEST_SUFFIX)]
 
 
+def receive_all(sqs, queue_url: str, wait_s: int = 0) -> list[str]:
+    """The bodies of every message waiting in the queue, each batch deleted once read (an SQS
+    consumer's loop: a message left in the queue comes back after its visibility time-out, for
+    ever). `wait_s`: how long each receive waits for a message to arrive."""
+    bodies = []
+    while got := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                     WaitTimeSeconds=wait_s).get("Messages", []):
+        bodies += [message["Body"] for message in got]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+    return bodies
+
+
 def receive_announced(sqs, queue_url: str) -> tuple[list[str], int]:
     """Every message waiting in the bucket's event queue, read as announced keys and deleted
     once read (a listing since a watermark catches what a lost message said): the keys, once
-    each in arrival order, and how many messages were no S3 event (deleted too: a message
-    left in the queue comes back after its visibility time-out, for ever)."""
+    each in arrival order, and how many messages were no S3 event (deleted too)."""
     found, unreadable = {}, 0
-    while got := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                     WaitTimeSeconds=0).get("Messages", []):
-        for message in got:
-            try:
-                found |= dict.fromkeys(announced(message["Body"]))
-            except EventError:
-                unreadable += 1
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+    for body in receive_all(sqs, queue_url):
+        try:
+            found |= dict.fromkeys(announced(body))
+        except EventError:
+            unreadable += 1
     return list(found), unreadable
 
 
