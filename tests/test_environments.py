@@ -206,7 +206,7 @@ def test_tampered_lock_changes_render_and_fails_check(tmp_path, monkeypatch, cap
 
 @pytest.mark.parametrize("env", ENVS)
 def test_the_environment_is_installed_with_its_bytecode(env):
-    """`make setup` compiles what it installs (envs.SYNC_OPTIONS): without it, where bytecode is
+    """`make setup` compiles what it installs (envs.sync_options): without it, where bytecode is
     not written (PYTHONDONTWRITEBYTECODE, the grader's read-only sandbox), every process
     compiles each module it imports, about 3 s of CPU for pandas and an orchestrator. A few
     files may not compile on this Python (modules for another version); not more."""
