@@ -60,32 +60,36 @@ lint: setup ## ruff on code and notebooks
 test: setup lint ## everything CI checks; installs the system packages its tests need first
 	@$(PYTHON) -m workbook system --install
 	@$(BASE) -m workbook build --check
-	@$(MAKE) --no-print-directory -j5 --output-sync=target test-grading test-lessons \
-		test-prefect-airflow test-rest test-lake
+	@$(MAKE) --no-print-directory -j6 --output-sync=target test-grading test-lessons \
+		test-lessons-dagster test-prefect-airflow test-rest test-lake
 
-# Five slots of pytest sessions at once, each printed whole when it ends: one process alone
+# Six slots of pytest sessions at once, each printed whole when it ends: one process alone
 # leaves the second core idle while a notebook waits on a server, and no slot holds most of the
 # work (the Prefect track's lessons and the Airflow services' tests share a slot, one after the
-# other; the lake's tests run in the prefect environment, then in the dagster one).
+# other; the Dagster track's lessons have a slot of their own; the lake's tests run in the
+# prefect environment, then in the dagster one).
 # Every test that runs the grader is in test-grading (its sandbox users are machine-wide, and a
 # test checks that none is left).
 GRADING_TESTS := tests/test_grading.py tests/test_workflow.py tests/test_conda_route.py \
 	tests/test_benchmarks.py
 
-.PHONY: test-grading test-lessons test-lessons-prefect test-rest test-lake test-airflow \
-	test-prefect-airflow
+.PHONY: test-grading test-lessons test-lessons-prefect test-lessons-dagster test-rest test-lake \
+	test-airflow test-prefect-airflow
 # The slowest tests of each session, printed at its end: where the 45-minute budget goes.
 DURATIONS := --durations=12
 test-grading:
 	@$(BASE) -m pytest $(DURATIONS) $(GRADING_TESTS)
 
 # Every solution notebook run once, track by track, for nbval's comparison and the plausible
-# mistakes at once: the Prefect track (the longest) in a slot of its own, the others in one.
+# mistakes at once: the Prefect track and the Dagster track (the longest) in slots of their
+# own, the others in one.
 LESSONS_TESTS := tests/test_lessons.py
 test-lessons:
-	@$(BASE) -m pytest $(DURATIONS) $(LESSONS_TESTS) -k "not prefect"
+	@$(BASE) -m pytest $(DURATIONS) $(LESSONS_TESTS) -k "not prefect and not dagster"
 test-lessons-prefect:
 	@$(BASE) -m pytest $(DURATIONS) $(LESSONS_TESTS) -k prefect
+test-lessons-dagster:
+	@$(BASE) -m pytest $(DURATIONS) $(LESSONS_TESTS) -k dagster
 
 # Airflow's own services (a home, a scheduler run, the UI in a browser): about ten minutes.
 AIRFLOW_TESTS := tests/test_airflow_home.py tests/test_airflow_pipeline.py tests/test_airflow_ui.py

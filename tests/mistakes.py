@@ -33,6 +33,7 @@ D01 = "03_advanced/dagster/01_assets_and_resources"
 D02 = "03_advanced/dagster/02_partitions_and_backfills"
 D03 = "03_advanced/dagster/03_sensors"
 D04 = "03_advanced/dagster/04_checks_and_automation"
+D05 = "03_advanced/dagster/05_observability_and_pools"
 RUN_KEY = '    return [dg.RunRequest(partition_key=hour, run_key=f"{hour}:{digest(files)}")\n'
 NEW_KEYS = "    new = [key for key in dict.fromkeys(announced + listed) if key not in asked]\n"
 FAILED_ONLY = ("    status = instance.get_status_by_partition(asset_key, keys, partitions_def)\n"
@@ -48,6 +49,9 @@ DIFFERENCES = ("    for field in found:\n"
 MISMATCHES = ("    return {key: [in_table.get(key, 0), committed.get(key, 0)]\n"
               "            for key in sorted(set(in_table) | set(committed))\n"
               "            if in_table.get(key, 0) != committed.get(key, 0)}\n")
+PUSH = "        lake_metrics.push(metrics, self.url, context.run_id)\n"
+POOL = "          pool=WRITER_POOL,\n"
+LIMIT = "    instance.event_log_storage.set_concurrency_slots(WRITER_POOL, writers)\n"
 ROW_COUNT = '        "dagster/row_count": table.rows_between(found, window.start, window.end),\n'
 
 
@@ -756,4 +760,25 @@ MISTAKES = (
                   "            for key, rows in committed.items()\n"
                   "            if in_table.get(key, 0) != rows}\n",
             hint="go through the table's files too"),
+    # 03_advanced/dagster/05_observability_and_pools
+    Mistake("metrics-grouped-by-partition", D05, "run-metrics-solution", right=PUSH,
+            wrong="        lake_metrics.push(metrics, self.url, context.partition_key)\n",
+            hint="a group of its own, run=context.run_id"),
+    Mistake("metrics-one-group", D05, "run-metrics-solution", right=PUSH,
+            wrong='        lake_metrics.push(metrics, self.url, "readings")\n',
+            hint="a group of its own, run=context.run_id"),
+    Mistake("metrics-not-recorded", D05, "run-metrics-solution",
+            right="        metrics.record(report, newest)\n", wrong="",
+            hint="record this run's report"),
+    Mistake("pool-as-tag", D05, "pool-solution", right=POOL,
+            wrong='          tags={"pool": WRITER_POOL},\n',
+            hint="a tag named pool is only a label"),
+    Mistake("pool-name-typo", D05, "pool-solution", right=POOL,
+            wrong='          pool="delta_writer",\n',
+            hint="use the name WRITER_POOL in both places"),
+    Mistake("limit-never-set", D05, "pool-solution", right=LIMIT,
+            wrong="    pass  # dagster.yaml's default_limit is 1 already\n", hint="nobody set it"),
+    HardCoded("limit-hard-coded", D05, "pool-solution", right=LIMIT,
+              wrong="    instance.event_log_storage.set_concurrency_slots(WRITER_POOL, VALUE)\n",
+              value=lambda k: defaults(k)["writers"], hint="set it from writers"),
 )

@@ -70,10 +70,15 @@ def test_setup_cells_come_before_the_first_exercise(notebook):
 D01 = "03_advanced/dagster/01_assets_and_resources"
 D02 = "03_advanced/dagster/02_partitions_and_backfills"
 D03 = "03_advanced/dagster/03_sensors"  # its resources.py is lesson 01's, extended: no copy
+D04 = "03_advanced/dagster/04_checks_and_automation"
+D05 = "03_advanced/dagster/05_observability_and_pools"  # its lake_assets.py extends 01's
 COPIES = {
     (D02, "cell-07"): (D01, "lake-resource-solution"),
     (D02, "cell-08"): (D01, "readings-asset-solution"),
     (D03, "cell-06"): (D01, "readings-asset-solution"),
+    (D04, "cell-06"): (D01, "lake-resource-solution"),
+    (D04, "cell-07"): (D01, "readings-asset-solution"),
+    (D05, "cell-06"): (D01, "lake-resource-solution"),
 }
 
 

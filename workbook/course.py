@@ -84,6 +84,7 @@ TRACKS = (
         "02_partitions_and_backfills",
         "03_sensors",
         "04_checks_and_automation",
+        "05_observability_and_pools",
     ), DAGSTER),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order

@@ -7,7 +7,9 @@ Each lesson of the track has a bucket and a queue of its own on the s3 service
 the grader's workers) without seeing each other's files, and a re-run starts clean.
 """
 
+import logging
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +55,25 @@ def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | 
     if str(flows) not in sys.path:  # `import ingest_flow` after `%%writefile {flows}/...`
         sys.path.insert(0, str(flows))
     return PrefectLesson(lake, flows, variables.get("PREFECT_API_URL"), local=api_url is None)
+
+
+@contextmanager
+def quiet_prefect():
+    """Prefect's console handlers silenced inside the block: a check's runs print no logs.
+    The loggers keep their levels, so whatever else reads their records (Prefect's API
+    handler, sentry-sdk's logging integration) still sees them."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.root, *(logging.getLogger(name)
+                               for name in list(logging.root.manager.loggerDict)
+                               if name == "prefect" or name.startswith("prefect."))]
+    handlers = [handler for logger in loggers for handler in getattr(logger, "handlers", [])
+                if isinstance(handler, PrefectConsoleHandler)]
+    levels = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)

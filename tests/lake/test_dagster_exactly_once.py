@@ -1,7 +1,8 @@
 """The Dagster track's readings asset, written from its lessons' solutions, keeps every file
 exactly once when Dagster runs it: after a re-run, after a run killed with SIGKILL between its
 Parquet files and its commit, after a partition of only bad files, and with two runs of one
-partition started at the same time. Each run is `dagster asset materialize` in a process group
+partition started at the same time; and the readings' pool (delta-writer) lets one commit at a
+time. Each run is `dagster asset materialize` in a process group
 of its own, on a DAGSTER_HOME of the module's, as a deployment's run worker runs it; the lake's
 address reaches the resource's EnvVars through the process's environment."""
 
@@ -15,12 +16,13 @@ from conftest import upload
 from oracle import assert_exactly_once, listing, total_versions
 from proxy import HoldingProxy
 
-from workbook import course, dagster_home, lesson_files
+from workbook import course, dagster_home, dagster_lesson, lesson_files
 from workbook.lake import keys, table
 from workbook.waiting import wait_for
 
 TRACK = "03_advanced/dagster"
 FIRST, SECOND = "2015-06-01-12:00", "2015-06-01-13:00"  # hours of the committed sample
+POOL = "delta-writer"  # the readings asset's pool (lesson 05)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,32 @@ def run_ids(home: Path) -> set[str]:
         return {r.dagster_run.run_id for r in instance.get_run_records()}
 
 
+def set_pool(home: Path, limit: int) -> None:
+    """The readings' pool limited to `limit` in the module's instance."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots(POOL, limit)
+
+
+def end_killed_runs(home: Path, killed: set[str]) -> None:
+    """What the daemon's run monitoring does for a run whose worker died: the run marked failed,
+    then the pool slots it held freed (dagster.yaml: free_slots_after_run_end_seconds). The
+    CLI runs here have no daemon."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run_id in killed:
+            instance.report_run_failed(instance.get_run_by_id(run_id))
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
+@pytest.fixture(autouse=True)
+def one_writer(home):
+    """Every test starts with the pool as lesson 05 sets it: one writer."""
+    set_pool(home, 1)
+
+
 def test_a_rerun_of_a_partition_adds_nothing(defs, home, lake, answer_key):
     files = hour(answer_key, FIRST)
     upload(lake, files)
@@ -106,6 +134,7 @@ def test_a_run_killed_between_its_parquet_files_and_its_commit(defs, home, lake,
     committed = total_versions(lake)
     upload(lake, second)
     proxy = HoldingProxy(int(lake.endpoint_url.rsplit(":", 1)[1]))
+    before = run_ids(home)
     try:
         proc = materialize(defs, home, proxy.url, lake.bucket, SECOND)
         assert wait_for(lambda: proxy.held or proc.poll() is not None, 240), "no commit came"
@@ -115,6 +144,7 @@ def test_a_run_killed_between_its_parquet_files_and_its_commit(defs, home, lake,
         proxy.drop()
     finally:
         proxy.close()
+    end_killed_runs(home, run_ids(home) - before)  # else its slot of the pool stays taken
     assert total_versions(lake) == committed, "the killed run's commit must not have landed"
     parquet = [k for k in listing(lake, "tables/readings/") if k.endswith(".parquet")]
     before = table.open_table(lake.table_uri(), lake.storage_options)
@@ -128,7 +158,9 @@ def test_a_run_killed_between_its_parquet_files_and_its_commit(defs, home, lake,
 
 def test_two_runs_of_one_partition_at_the_same_time(defs, home, lake, answer_key):
     """Both runs' commits held by the proxy until both are ready, then sent together: both
-    read the same snapshot and validated the same files, and one must add nothing."""
+    read the same snapshot and validated the same files, and one must add nothing. The pool
+    lets two commit at once here: exactly-once must not depend on it."""
+    set_pool(home, 2)
     earlier, files = hour(answer_key, SECOND), hour(answer_key, FIRST)
     upload(lake, earlier)
     succeeded(materialize(defs, home, lake.endpoint_url, lake.bucket, SECOND))
@@ -147,6 +179,26 @@ def test_two_runs_of_one_partition_at_the_same_time(defs, home, lake, answer_key
         proxy.close()
     assert rows_added(home, run_ids(home) - before) == [0, sum(f.valid_rows for f in files)]
     assert_exactly_once(lake, earlier + files)
+
+
+def test_runs_started_together_commit_one_at_a_time_in_the_pool(defs, home, lake,
+                                                              answer_key):
+    """Two hours' runs started at once: with the pool's one slot, their readings steps never
+    run at the same time (from each run's events), and both hours are in the table once."""
+    import dagster as dg
+
+    files = hour(answer_key, FIRST) + hour(answer_key, SECOND)
+    upload(lake, files)
+    before = run_ids(home)
+    for proc in [materialize(defs, home, lake.endpoint_url, lake.bucket, key)
+                 for key in (FIRST, SECOND)]:
+        succeeded(proc)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        spans = sorted(dagster_lesson.step_spans(instance, sorted(run_ids(home) - before),
+                                                 "readings"))
+    assert len(spans) == 2, spans
+    assert spans[0][1] <= spans[1][0], f"the two readings steps overlapped: {spans}"
+    assert_exactly_once(lake, files)
 
 
 @pytest.mark.parametrize("where, said", [

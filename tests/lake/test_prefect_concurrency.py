@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import upload
 
+from workbook import in_flight as flight
 from workbook import prefect_concurrency as pc
 from workbook.lake import table
 
@@ -80,8 +81,8 @@ def test_the_tag_limit_holds_and_reads_overlap_without_it(uploaded, answer_key, 
     finally:
         client.delete_concurrency_limit_by_tag(tag)
     assert {t for r in limited for t in r["tags"]} == {tag}
-    peak_without = pc.peak_in_flight(pc.intervals_of(without))
-    peak_limited = pc.peak_in_flight(pc.intervals_of(limited))
+    peak_without = flight.peak_in_flight(flight.intervals_of(without))
+    peak_limited = flight.peak_in_flight(flight.intervals_of(limited))
     assert peak_without > LIMIT, f"without a limit only {peak_without} reads overlapped"
     assert peak_limited <= LIMIT, f"{peak_limited} reads in flight with a limit of {LIMIT}"
     assert sum(r["good"] for r in limited) == sum(r["good"] for r in without) > 0
@@ -108,9 +109,9 @@ def test_one_writer_at_a_time_under_the_global_limit(s3_endpoint, answer_key, fl
         rows = found.to_pandas(columns=["source_key"])["source_key"].value_counts().to_dict()
         assert rows == expected, label
     client.delete_global_concurrency_limit_by_name(name)
-    peak_without = pc.peak_in_flight(pc.intervals_of(runs["without"]))
+    peak_without = flight.peak_in_flight(flight.intervals_of(runs["without"]))
     assert peak_without > 1, "without a limit the commits did not even overlap"
-    assert pc.peak_in_flight(pc.intervals_of(runs["limited"])) == 1
+    assert flight.peak_in_flight(flight.intervals_of(runs["limited"])) == 1
     assert sum(r["conflicts"] for r in runs["limited"]) == 0
     assert [r["files"] for r in runs["limited"]].count(len(good)) == 1  # one writer did it all
 
@@ -131,16 +132,16 @@ def test_a_missing_global_limit_is_no_limit_unless_strict(prefect_api):
     ([(0, 10), (1, 2), (3, 4), (5, 6)], 2), ([(0, 1), (0, 1), (0, 1.5)], 3),
 ])
 def test_the_peak_in_flight(intervals, peak):
-    assert pc.peak_in_flight(intervals) == peak
-    times, counts = pc.in_flight(intervals)
+    assert flight.peak_in_flight(intervals) == peak
+    times, counts = flight.in_flight(intervals)
     assert max(counts) == peak and counts[-1] == 0 and times == sorted(times)
 
 
 def test_the_peak_hints_name_the_two_wrong_answers():
-    assert pc.peak_hint([(0, 1), (1, 2), (2, 3)], 2) == pc.TOUCHING
-    assert pc.peak_hint([(0, 1), (2, 3)], 0) == pc.OVERLAPPING  # tasks overlapping another
-    assert pc.peak_hint([(0, 2), (1, 3), (2.5, 4)], 3) == pc.OVERLAPPING  # all the tasks
-    assert pc.peak_hint([(0, 2), (1, 3), (2.5, 4)], 7) == pc.SWEEP
+    assert flight.peak_hint([(0, 1), (1, 2), (2, 3)], 2) == flight.TOUCHING
+    assert flight.peak_hint([(0, 1), (2, 3)], 0) == flight.OVERLAPPING  # tasks overlapping another
+    assert flight.peak_hint([(0, 2), (1, 3), (2.5, 4)], 3) == flight.OVERLAPPING  # all the tasks
+    assert flight.peak_hint([(0, 2), (1, 3), (2.5, 4)], 7) == flight.SWEEP
 
 
 def test_the_overhead_measure(prefect_api):

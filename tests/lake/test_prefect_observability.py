@@ -17,7 +17,7 @@ import pytest
 from conftest import upload
 
 from workbook import course, markers, services
-from workbook import prefect_observability as obs
+from workbook import lake_observability as obs
 from workbook.lake import metrics as lake_metrics
 from workbook.services import sentry as sentry_service
 from workbook.waiting import wait_for

@@ -1,6 +1,7 @@
-"""Helpers of the Prefect track's observability lesson (03_advanced/prefect/05_observability):
-what its checks read of the metrics, the pushgateway, Prometheus, promtool and the Sentry sink.
-Orchestrator-free: the metrics are workbook.lake.metrics', the services workbook.services'.
+"""The advanced level's observability, for both orchestrator tracks (the Prefect track's lesson
+05_observability, the Dagster track's 05_pools_and_observability): what their checks read of the
+metrics, the pushgateway, Prometheus, promtool and the Sentry sink. Orchestrator-free: the
+metrics are workbook.lake.metrics', the services workbook.services'.
 
 - `collected(registry)`: a prometheus-client registry's families as plain data (name, type,
   label names, samples), which a check can judge and the grader can carry as JSON;
@@ -14,7 +15,6 @@ Orchestrator-free: the metrics are workbook.lake.metrics', the services workbook
 
 import datetime as dt
 import json
-import logging
 import re
 import shutil
 import subprocess
@@ -77,6 +77,20 @@ def pushed_groups(gateway: str, job: str = lake_metrics.JOB) -> list[dict[str, s
     with urllib.request.urlopen(f"{gateway}/api/v1/metrics", timeout=10) as response:
         groups = json.load(response)["data"]
     return [g["labels"] for g in groups if g["labels"].get("job") == job]
+
+
+def scraped(prometheus: str, gateway: str, job: str = lake_metrics.JOB) -> bool:
+    """Whether Prometheus has scraped every push the pushgateway holds for `job` (each group's
+    push time, as both have it): a query then sees every run, not the ones before the last
+    scrape."""
+    with urllib.request.urlopen(f"{gateway}/api/v1/metrics", timeout=10) as response:
+        groups = json.load(response)["data"]
+    pushed = {g["labels"].get(lake_metrics.RUN_LABEL): float(
+        g["push_time_seconds"]["metrics"][0]["value"]) for g in groups
+        if g["labels"].get("job") == job}
+    seen = {series["metric"].get(lake_metrics.RUN_LABEL): float(series["value"][1])
+            for series in metrics_service.query(prometheus, f'push_time_seconds{{job="{job}"}}')}
+    return seen == pushed
 
 
 def forget_runs(gateway: str) -> int:
@@ -227,10 +241,12 @@ class Observability:
     def describe(self) -> str:
         if self.prometheus is None:
             return "metrics  not started (checker)"
+        said = (f"metrics  Prometheus and its pushgateway on 127.0.0.1 (scraped every "
+                f"{metrics_service.SCRAPE_INTERVAL})")
+        if self.sentry_dsn is None:
+            return said
         local = "local " if self.sentry_events else ""
-        return (f"metrics  Prometheus and its pushgateway on 127.0.0.1 (scraped every "
-                f"{metrics_service.SCRAPE_INTERVAL})\nerrors   sentry-sdk to the {local}Sentry "
-                "sink")
+        return f"{said}\nerrors   sentry-sdk to the {local}Sentry sink"
 
     def events(self) -> list[dict]:
         """The events the local Sentry sink stored, oldest first."""
@@ -243,9 +259,10 @@ class Observability:
 
 
 def setup(prometheus_url: str | None = None, pushgateway_url: str | None = None,
-          sentry_dsn: str | None = None) -> Observability:
+          sentry_dsn: str | None = None, errors: bool = True) -> Observability:
     """The local Prometheus (with its pushgateway) and Sentry sink, started if needed, unless
-    the parameters name others; the ingestion runs' groups of an earlier run deleted."""
+    the parameters name others; the ingestion runs' groups of an earlier run deleted.
+    `errors=False`: no Sentry (a lesson that reports no errors)."""
     from workbook import lesson, services
 
     if lesson.checking():
@@ -260,7 +277,7 @@ def setup(prometheus_url: str | None = None, pushgateway_url: str | None = None,
         raise ValueError("give pushgateway_url with prometheus_url (the pushgateway that "
                          "Prometheus scrapes)")
     events = None
-    if sentry_dsn is None:
+    if sentry_dsn is None and errors:
         sink = services.start("sentry")
         sentry_dsn, events = sink.url, sink.data["events"]
     forget_runs(pushgateway_url)
@@ -278,28 +295,6 @@ def serve(metrics: lake_metrics.LakeMetrics, port: int):
         old.server_close()
     _served.append(lake_metrics.serve(metrics, port))
     return _served[-1]
-
-
-@contextmanager
-def quiet_prefect():
-    """Prefect's console handlers silenced inside the block: a check's runs print no logs.
-    The loggers keep their levels, so whatever else reads their records (Prefect's API
-    handler, sentry-sdk's logging integration) still sees them."""
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    loggers = [logging.root, *(logging.getLogger(name)
-                               for name in list(logging.root.manager.loggerDict)
-                               if name == "prefect" or name.startswith("prefect."))]
-    handlers = [handler for logger in loggers for handler in getattr(logger, "handlers", [])
-                if isinstance(handler, PrefectConsoleHandler)]
-    levels = [handler.level for handler in handlers]
-    for handler in handlers:
-        handler.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        for handler, level in zip(handlers, levels, strict=True):
-            handler.setLevel(level)
 
 
 @contextmanager
