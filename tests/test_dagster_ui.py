@@ -1,8 +1,9 @@
 """`make dagster-ui` (`workbook dagster-ui`) as a learner uses it, on a scratch workspace whose
-code location holds one asset: the UI loads it; an asset materialized outside the UI, in the
+code location holds two assets: the UI loads it; an asset materialized outside the UI, in the
 project's DAGSTER_HOME as the notebooks materialize, shows there (in the API and in Debian's
-chromium); nothing it starts listens beyond 127.0.0.1; and Ctrl-C stops every process it started,
-which a SIGTERM to `dagster dev` alone would not."""
+chromium), and so does a partition that failed, then was re-run (its failed run and the re-run,
+the partition materialized); nothing it starts listens beyond 127.0.0.1; and Ctrl-C stops every
+process it started, which a SIGTERM to `dagster dev` alone would not."""
 
 import json
 import signal
@@ -22,8 +23,11 @@ pytestmark = pytest.mark.slow
 LOG = ARTIFACTS / "dagster-ui.log"
 SCREENSHOT = ARTIFACTS / "dagster-ui-asset.png"
 ASSET = "store_footfall"
+PARTITIONED, FAILING, DOWN = "store_counts", "south", "south-is-down"  # DOWN: a flag file
 DEFINITIONS = f'''
-    """A code location with one asset, as the lessons' definitions.py grows from."""
+    """A code location with two assets, as the lessons' definitions.py grows from."""
+    from pathlib import Path
+
     import dagster as dg
 
 
@@ -32,10 +36,36 @@ DEFINITIONS = f'''
         return dg.MaterializeResult(metadata={{"dagster/row_count": 2}})
 
 
-    defs = dg.Definitions(assets=[{ASSET}])
+    @dg.asset(group_name="probe", description="Counts per store, one partition each; the "
+              "{FAILING} store's fails while the file {DOWN} exists (a test's asset).",
+              partitions_def=dg.StaticPartitionsDefinition(["north", "{FAILING}"]))
+    def {PARTITIONED}(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        if context.partition_key == "{FAILING}" and Path("{DOWN}").exists():
+            raise RuntimeError("the {FAILING} store's feed is down")
+        return dg.MaterializeResult(metadata={{"dagster/row_count": 1}})
+
+
+    defs = dg.Definitions(assets=[{ASSET}, {PARTITIONED}])
 '''
 MATERIALIZE = ("import dagster as dg, definitions as d; "
                f"assert dg.materialize([d.{ASSET}], instance=dg.DagsterInstance.get()).success")
+# Each partition once; the failing one fails (its flag file is there), then the flag goes and
+# that partition alone is run again.
+FAIL_THEN_RERUN = (
+    "import pathlib, dagster as dg, definitions as d\n"
+    "instance = dg.DagsterInstance.get()\n"
+    f"pathlib.Path({DOWN!r}).touch()\n"
+    f"ran = {{key: dg.materialize([d.{PARTITIONED}], partition_key=key, instance=instance,\n"
+    "                             raise_on_error=False).success for key in ('north', "
+    f"{FAILING!r})}}\n"
+    f"assert ran == {{'north': True, {FAILING!r}: False}}, ran\n"
+    f"pathlib.Path({DOWN!r}).unlink()\n"
+    f"assert dg.materialize([d.{PARTITIONED}], partition_key={FAILING!r}, "
+    "instance=instance).success\n")
+RUNS_OF = ('{runsOrError(filter: {tags: [{key: "dagster/partition", value: "%s"}]}) '
+           '{... on Runs {results {runId status}}}}')
+PARTITIONS_SCREENSHOT = ARTIFACTS / "dagster-ui-partitions.png"
+RUNS_SCREENSHOT = ARTIFACTS / "dagster-ui-runs.png"
 LATEST = ('{assetNodes {assetKey {path} assetMaterializations(limit: 1) {runId '
           'metadataEntries {label ... on IntMetadataEntry {intValue}}}}}')
 
@@ -85,6 +115,31 @@ def test_a_materialization_made_outside_the_ui_shows_in_it(running_ui):
         expect(page.get_by_text("Row count").first).to_be_visible()
         expect(page.get_by_text("Never materialized")).to_have_count(0)
         page.screenshot(path=SCREENSHOT)
+        browser.close()
+
+
+def test_a_partition_that_failed_then_was_re_run_shows_both_runs_and_its_health(running_ui):
+    """The UI keeps a partition's history: its failed run stays in the run list beside the
+    re-run that succeeded, and the asset's partitions are both materialized now."""
+    url, _, defs = running_ui
+    subprocess.run([str(paths.env_python(dagster_home.ENV)), "-c", FAIL_THEN_RERUN], cwd=defs,
+                   env={**dagster_home.environ(), "PATH": "/usr/bin:/bin"}, check=True,
+                   timeout=300)
+    runs = graphql(url, RUNS_OF % FAILING)["runsOrError"]["results"]
+    assert sorted(run["status"] for run in runs) == ["FAILURE", "SUCCESS"], runs
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{url}/assets/{PARTITIONED}?view=partitions")
+        # The partitions view counts them by status: both materialized, none failed now.
+        expect(page.get_by_text("Materialized (2)")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Failed (0)")).to_be_visible()
+        page.screenshot(path=PARTITIONS_SCREENSHOT)
+        # The run list keeps the failed run of that partition beside its re-run.
+        page.goto(f"{url}/runs")
+        expect(page.get_by_text(f"partition: {FAILING}")).to_have_count(2, timeout=60_000)
+        expect(page.get_by_text("Failure")).to_have_count(1)
+        page.screenshot(path=RUNS_SCREENSHOT)
         browser.close()
 
 
