@@ -384,14 +384,13 @@ def _run_partition(module: str, asset: str, partition: str, resources: dict) -> 
             for name, (where, kind, config) in resources.items()}
     result = dg.materialize([found], partition_key=partition, instance=dg.DagsterInstance.get(),
                             resources=made, run_config=quiet("CRITICAL"), raise_on_error=False)
-    return {"partition": partition, "run_id": result.run_id, "success": result.success,
-            "metadata": metadata(result, asset)}
+    return {"partition": partition, "run_id": result.run_id, **outcome(result, asset)}
 
 
 def at_once(module: str, asset: str, partitions: list[str], resources: dict) -> list[dict]:
     """Each partition of `asset` (of the code location's `module`) materialized as a run in a
     process of its own, all started at once, as a deployment's run launcher starts the runs of
-    a backfill: each run's partition, run id, success and `metadata`. Runs cannot share one
+    a backfill: each run's partition, run id and `outcome`. Runs cannot share one
     process: Dagster sets up each run's logging with logging.config, which deadlocks threads. The
     processes are forked from a server that imported the libraries once (Dagster's
     multiprocess executor can do the same: start_method forkserver)."""

@@ -1,5 +1,5 @@
 """The advanced level's observability, for both orchestrator tracks (the Prefect track's lesson
-05_observability, the Dagster track's 05_pools_and_observability): what their checks read of the
+05_observability, the Dagster track's 05_observability_and_pools): what their checks read of the
 metrics, the pushgateway, Prometheus, promtool and the Sentry sink. Orchestrator-free: the
 metrics are workbook.lake.metrics', the services workbook.services'.
 
