@@ -218,3 +218,24 @@ def test_the_environment_is_installed_with_its_bytecode(env):
     assert sources and len(uncompiled) <= len(sources) // 1000, (
         f"{len(uncompiled)} of {len(sources)} modules of {env} have no bytecode, e.g. "
         f"{uncompiled[:3]}: run `make setup`")
+
+
+# What the lake pipeline (workbook.lake, workbook.sensors) imports, with what they import.
+LAKE_STACK = ("pandas", "numpy", "pyarrow", "deltalake", "boto3", "botocore", "s3transfer",
+              "pandera", "pydantic", "pydantic-core")
+
+
+def test_the_orchestrator_environments_lock_one_lake_stack():
+    """The lake pipeline's own tests run once, in the prefect environment (Makefile,
+    test-lake); the dagster session runs only Dagster's. That stands for both because both
+    environments lock the pipeline's libraries to the same versions: a lock that moves one of
+    them alone fails here, and then the pipeline's tests must run in both again."""
+    def stack(env: str) -> dict[str, str]:
+        locked = dict(pin.split("==") for pin in envfiles.pins(envfiles.lock_path(env).read_text()))
+        return {normalize(name): version for name, version in locked.items()
+                if normalize(name) in LAKE_STACK}
+
+    prefect, dagster = stack("prefect"), stack("dagster")
+    assert set(prefect) == set(LAKE_STACK), f"not locked: {set(LAKE_STACK) - set(prefect)}"
+    assert prefect == dagster, {name: (prefect[name], dagster.get(name)) for name in prefect
+                                if prefect[name] != dagster.get(name)}

@@ -112,7 +112,7 @@ def setup(start: str, hours: int, seed: int, workspace: str | None = None,
         url = services.start("s3").url
         lake = Lake(bucket or BUCKET, url)
         s3, sqs = s3_service.clients(url)
-        try:  # made by an earlier run: emptied (SQS allows one purge a minute, so drained)
+        try:  # made by an earlier run: emptied
             queue_url = sqs.get_queue_url(QueueName=queue or QUEUE)["QueueUrl"]
             s3.head_bucket(Bucket=lake.bucket)
         except (sqs.exceptions.QueueDoesNotExist, s3.exceptions.ClientError):
@@ -155,7 +155,8 @@ def empty_prefix(lake: Lake, prefix: str) -> int:
 
 
 def drain(sqs, queue_url: str) -> int:
-    """Receive and delete every message waiting in the queue; how many there were."""
+    """Receive and delete every message waiting in the queue; how many there were (not a purge:
+    SQS, and moto, allow one purge a minute)."""
     return len(keys.receive_all(sqs, queue_url))
 
 
@@ -176,9 +177,12 @@ def upload(lesson_: LakeLesson, files: list[FileRecord], progress: bool = False)
 def restart(lesson_: LakeLesson, files: list[FileRecord], put=upload) -> list[str]:
     """The lesson's prefixes back to `files` alone in incoming/, as first uploaded (by `put`):
     what an earlier run moved to quarantine/ or committed to the table is gone, so a run after
-    a fix starts where the first run started, and its check sees that run's work only. Returns
-    the data keys."""
+    a fix starts where the first run started, and its check sees that run's work only. The
+    queue is drained too: its events were of the uploads deleted (and the local server's every
+    upload walks the messages waiting, so a queue nobody reads slows every restart). Returns the
+    data keys."""
     empty(lesson_.lake)
+    drain(s3_service.clients(lesson_.lake.endpoint_url, lesson_.lake.region)[1], lesson_.queue_url)
     return put(lesson_, files)
 
 

@@ -1,9 +1,10 @@
 """Fixtures of the lake pipeline's tests: the real S3 service (moto's server in its own
 process), a fresh bucket per test holding the committed sample's files, uploaded in the order
 they arrive, and the answer key as the oracle. Runs in each orchestrator's environment
-(`python -m workbook pytest prefect tests/lake`, then `dagster`): the pipeline's own tests run
-in both, on each one's pandas, and each orchestrator's tests (test_prefect_*, test_dagster_*)
-in its own. The base session skips this folder."""
+(`python -m workbook pytest prefect tests/lake`, then `dagster` on test_dagster_*): the
+pipeline's own tests run once, in the prefect one (both lock the same pipeline libraries,
+tests/test_environments.py), and each orchestrator's tests (test_prefect_*, test_dagster_*) in
+its own. The base session skips this folder."""
 
 import importlib.util
 import os

@@ -93,16 +93,19 @@ def errors_report(checked: Checked) -> dict:
 
 
 def write_batch(lake: Lake, good: list[Checked], report: Report,
-                checked: int | None = None) -> None:
+                checked: int | None = None, snapshot=None) -> None:
     """Commit the good files' rows in one commit; when a concurrent run committed some of the
     same files first, re-read the table, drop those and try again with the rest. `checked`:
     the table version the files were already found uncommitted in (0 when there was no table:
     the version `table.create` makes holds no files). While the table is still at it, nothing
     can have committed them since, and the files are not looked up again: each lookup
-    (`transaction_version`) reads the log from S3, one request per file."""
+    (`transaction_version`) reads the log from S3, one request per file. `snapshot`: the table
+    as read then (a DeltaTable), written on as it is (its conflict check covers every commit
+    made after it); None opens the table."""
     uri = lake.table_uri()
     for _ in range(COMMIT_ATTEMPTS):
-        snapshot = table.create(uri, lake.storage_options)
+        if snapshot is None:
+            snapshot = table.create(uri, lake.storage_options)
         done = (set() if snapshot.version() == checked else
                 table.committed(snapshot, [(f.key, f.etag) for f in good]))
         for f in good:
@@ -113,11 +116,10 @@ def write_batch(lake: Lake, good: list[Checked], report: Report,
             return
         data = table.to_arrow(good, dt.datetime.now(dt.UTC))
         try:
-            report.version = table.append(uri, data, [(f.key, f.etag) for f in good],
-                                          lake.storage_options, snapshot)
+            report.version = table.append(data, [(f.key, f.etag) for f in good], snapshot)
         except CommitFailedError:
             report.conflicts += 1
-            checked = None  # someone committed: look every file up again
+            checked = snapshot = None  # someone committed: read the table, look every file up
             continue
         committed_at = dt.datetime.now(dt.UTC)
         report.commits += 1
@@ -158,8 +160,8 @@ def ingest(keys: list[str], lake: Lake, one_commit: bool = True, metrics=None) -
             report.quarantined[key] = checked.reason
     looked_up_at = snapshot.version() if snapshot is not None else 0
     for batch in [good] if one_commit else [[f] for f in good]:
-        if batch:
-            write_batch(lake, batch, report, looked_up_at)
+        if batch:  # on the snapshot the files were looked up in (each commit moves it on)
+            write_batch(lake, batch, report, looked_up_at, snapshot)
     if metrics is not None:
         newest = table.newest_reading(table.open_table(lake.table_uri(), lake.storage_options))
         metrics.record(report, newest)

@@ -54,6 +54,10 @@ from workbook.sensors import KINDS
 PARTITIONS = ["date", "store_id"]
 TYPES = {"float": pa.float64(), "int": pa.int64()}
 UTC_US = pa.timestamp("us", tz="UTC")
+# A checkpoint (the table's state in one Parquet file) every 10 commits, not Delta's default
+# 100: each run opens the table, and an open reads every commit since the last checkpoint, one
+# request each; with the lessons' commit per file or per hour, that was most of S3's requests.
+CHECKPOINTS = {"delta.checkpointInterval": "10"}
 
 
 def reading_fields(optional: bool = True) -> list[pa.Field]:
@@ -139,9 +143,12 @@ def create(uri: str, storage_options: dict) -> DeltaTable:
     creation as the next version with its rows, the same files twice (the test of two runs on
     a new table caught it). Of two concurrent creations here, one commits version 0 and the
     other fails or adds an empty version: no rows either way."""
+    if (found := open_table(uri, storage_options)) is not None:
+        return found
     try:
         DeltaTable.create(uri, table_schema(optional=False), mode="ignore",
-                          partition_by=PARTITIONS, storage_options=storage_options)
+                          partition_by=PARTITIONS, storage_options=storage_options,
+                          configuration=CHECKPOINTS)
     except (CommitFailedError, OSError) as err:
         if open_table(uri, storage_options) is None:
             raise err
@@ -155,8 +162,7 @@ def committed(table: DeltaTable | None, files: list[tuple[str, str]]) -> set[tup
     return {f for f in files if table.transaction_version(app_id(*f)) is not None}
 
 
-def append(uri: str, data: pa.Table, files: list[tuple[str, str]], storage_options: dict,
-           table: DeltaTable) -> int:
+def append(data: pa.Table, files: list[tuple[str, str]], table: DeltaTable) -> int:
     """Append `data` and record `files` as (key, etag) pairs in one commit; returns the new
     version. `table` must be the snapshot `committed` was asked (see `create`): the conflict
     check covers the commits made after it, so a file committed by someone else
@@ -167,7 +173,7 @@ def append(uri: str, data: pa.Table, files: list[tuple[str, str]], storage_optio
         custom_metadata={"workbook.files": str(len(files))})
     write_deltalake(table, data, mode="append", partition_by=PARTITIONS, schema_mode="merge",
                     commit_properties=properties)
-    return DeltaTable(uri, storage_options=storage_options).version()
+    return table.version()  # write_deltalake moved `table` to the commit it made
 
 
 def newest_reading(table: DeltaTable | None) -> dt.datetime | None:

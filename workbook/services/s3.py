@@ -18,6 +18,7 @@ an access policy letting s3.amazonaws.com send to it; moto checks neither.
 """
 
 import argparse
+import logging
 import threading
 
 from workbook.services import base
@@ -78,10 +79,34 @@ def provision(s3, sqs, bucket: str = BUCKET, queue: str = QUEUE) -> str:
     return queue_url
 
 
+def lighten_requests() -> None:
+    """Per-request costs of moto's server that a lesson's thousands of requests add up to
+    (profiled with py-spy: more than half its CPU): its dispatcher lists moto's package folder
+    (some 200 entries, a stat each) to find every request's service, under a lock; werkzeug
+    logs every request line, to a log file nobody reads; and SQS's receive asks, for each
+    message it returns, the queue's retention period through the queue's every attribute,
+    three counts of its messages among them (each receive then walks the whole queue again and
+    again). The listing is taken once, werkzeug logs only errors, and the retention period is
+    read alone."""
+    from moto import backends
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    def retained(backend, queue_name: str, message) -> bool:
+        period = int(backend.get_queue(queue_name).message_retention_period)
+        return period + message.sent_timestamp / 1000 > unix_time()
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    SQSBackend.is_message_valid_based_on_retention_period = retained
+
+
 def serve(port: int) -> None:
     """moto's server on 127.0.0.1 (a thread of this process), provisioned, until SIGTERM."""
     from moto.server import ThreadedMotoServer
 
+    lighten_requests()
     ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
     provision(*clients(f"http://127.0.0.1:{port}"))
     threading.Event().wait()
