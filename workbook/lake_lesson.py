@@ -182,21 +182,20 @@ def restart(lesson_: LakeLesson, files: list[FileRecord], put=upload) -> list[st
     upload walks the messages waiting, so a queue nobody reads slows every restart). Returns the
     data keys."""
     empty(lesson_.lake)
-    drain(s3_service.clients(lesson_.lake.endpoint_url, lesson_.lake.region)[1], lesson_.queue_url)
+    drain(lesson_.lake.sqs, lesson_.queue_url)
     return put(lesson_, files)
 
 
 def receive(lesson_: LakeLesson) -> list[str]:
     """The bodies of every message waiting in the queue, each deleted once read (an SQS
     consumer's loop; a message not deleted comes back after its visibility time-out)."""
-    sqs = s3_service.clients(lesson_.lake.endpoint_url, lesson_.lake.region)[1]
-    return keys.receive_all(sqs, lesson_.queue_url, wait_s=1)
+    return keys.receive_all(lesson_.lake.sqs, lesson_.queue_url, wait_s=1)
 
 
 def drop_messages(lake: Lake, queue_url: str, count: int, timeout: float = 20) -> int:
     """Receive and delete `count` messages of the queue without handling them (a lesson's lost
     messages: S3 sends its notifications a moment after the upload); how many were dropped."""
-    sqs = s3_service.clients(lake.endpoint_url, lake.region)[1]
+    sqs = lake.sqs
     dropped = []
 
     def enough() -> bool:

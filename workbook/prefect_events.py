@@ -121,10 +121,8 @@ def watch(handle=handle_message, wait_s: int = 1, log=print) -> None:
     seconds), and hand each to `handle(message, bucket, emit, delete)`. A message `handle` did
     not delete comes back after its visibility time-out (SQS delivers at least once); a handler
     that raises stops the watcher, its message still in the queue."""
-    from workbook.services.s3 import clients
-
     lake, queue_url = lake_from_environ(), os.environ[QUEUE_VARIABLE]
-    sqs = clients(lake.endpoint_url, lake.region)[1]
+    sqs = lake.sqs
 
     def delete(receipt_handle: str) -> None:
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)

@@ -68,3 +68,11 @@ class Lake:
         from workbook.services.s3 import clients
 
         return clients(self.endpoint_url, self.region)[0]
+
+    @cached_property
+    def sqs(self):
+        """A boto3 SQS client for the endpoint, for the bucket's event queue (made once per
+        Lake)."""
+        from workbook.services.s3 import clients
+
+        return clients(self.endpoint_url, self.region)[1]
