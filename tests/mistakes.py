@@ -209,20 +209,30 @@ def depends_on(key: str) -> dict[str, set[str]]:
     return needs
 
 
+def exercises(key: str) -> list[str]:
+    """The lesson's exercises in the order of their answer cells."""
+    return list(dict.fromkeys(markers.exercise(c) for c in samples.lesson(key)[0].cells
+                              if markers.role(c) == "solution"))
+
+
 @cache
 def learners() -> dict[str, str]:
     """mistake -> the roster learner whose submission holds it: each lesson's mistakes packed,
     in order (hard-coded answers first, so that the roster grades each), into the first
     submission that has none in the same exercise nor in one that builds on it or that it
-    builds on."""
+    builds on. The roster's batch (the first) ends at its first mistake's exercise: a later one
+    joins it only in an exercise before that, as the graded run stops there (`submissions`)."""
     batches: dict[str, list[list[Mistake]]] = {}
     found = {}
     for mistake in sorted(MISTAKES, key=lambda m: not isinstance(m, HardCoded)):
         needs = depends_on(mistake.lesson)
         mine = exercise_of(mistake.lesson, mistake.cell)
+        order = exercises(mistake.lesson)
         lesson = batches.setdefault(mistake.lesson, [])
         for number, batch in enumerate(lesson, start=1):  # noqa: B007 (used after the loop)
             theirs = {exercise_of(m.lesson, m.cell) for m in batch}
+            if number == 1 and order.index(mine) > order.index(batch[0].exercise()):
+                continue
             if mine not in theirs and not (needs.get(mine, set()) & theirs) and not any(
                     mine in needs.get(other, set()) for other in theirs):
                 batch.append(mistake)
@@ -252,16 +262,21 @@ def graded(learner: str) -> bool:
 
 def submissions() -> dict[str, tuple[str, object]]:
     """learner -> (lesson, notebook) for the roster's batches: the lesson answered correctly
-    except for that learner's mistakes."""
+    up to the batch's last mistake but for its mistakes, and unanswered after it (partial work:
+    the grader's run stops there, so a batch costs the part of the lesson it is in)."""
     made = {}
     for learner, mistakes in batches().items():
         if not graded(learner):
             continue
-        solution, student = samples.lesson(mistakes[0].lesson)
-        answers = samples.answers(solution)
+        key = mistakes[0].lesson
+        solution, student = samples.lesson(key)
+        order = exercises(key)
+        last = max(order.index(m.exercise()) for m in mistakes)
+        answers = {cell: source for cell, source in samples.answers(solution).items()
+                   if order.index(exercise_of(key, cell)) <= last}
         for mistake in mistakes:
             mistake.make(answers)
-        made[learner] = (mistakes[0].lesson, samples.submission(student, answers))
+        made[learner] = (key, samples.submission(student, answers))
     return made
 
 

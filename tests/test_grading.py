@@ -36,8 +36,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 LESSONS = course.lesson_keys()
 # Partial work (with the forged verdict in it) on the first lesson of each track: the grader
 # scores every lesson alike, and what differs between tracks is the kernel the forgery runs in.
-# A partial run costs most of a correct one (every demonstration of the lesson runs), so the
-# other lessons show their answered exercises scoring in their mistakes' batch instead.
+# Every lesson's mistakes' batch is partial work too (tests/mistakes.py: answered up to its
+# hard-coded answer, unanswered after it), which the grader runs only as far as it is answered.
 PARTIAL = [lessons[0].key for lessons in
            (course.lessons(track.folder) for track in course.TRACKS) if lessons]
 CHAINED = "01_beginner/01_extract_transform"  # each exercise works on the one before's table

@@ -425,6 +425,27 @@ def test_mistake_batches_hold_one_mistake_per_exercise_and_no_exercise_it_builds
     assert batches[alone.learner] == ["ingest-batch"]
 
 
+def test_a_graded_batch_is_partial_work_that_ends_at_its_hard_coded_answer():
+    """The roster's batch of a lesson ends at its hard-coded answer (its first mistake where it
+    has none): the exercises after it are left as the student's stubs, so the graded run stops
+    there, and the mistakes after it are tried in tests/test_lessons.py instead."""
+    import mistakes
+
+    for learner, (key, nb) in mistakes.submissions().items():
+        made = mistakes.batches()[learner]
+        order = mistakes.exercises(key)
+        last = max(order.index(m.exercise()) for m in made)
+        first = next((m for m in mistakes.MISTAKES if m.lesson == key
+                      and isinstance(m, mistakes.HardCoded)), None) or made[0]
+        assert order[last] == first.exercise(), (learner, [m.name for m in made])
+        _, student = samples.lesson(key)
+        stubs = {c.id: c.source for c in student.cells if markers.role(c) == "solution"}
+        for cell in nb.cells:
+            if markers.role(cell) == "solution":
+                after = order.index(markers.exercise(cell)) > last
+                assert (cell.source == stubs[cell.id]) == after, (learner, cell.id)
+
+
 def test_only_the_lessons_own_setup_cells_get_the_setup_time_limit():
     """A learner who marks an answer cell (or a cell of their own) as setup gets nothing for it:
     the learner's notebook is rebuilt from the source, and only its setup cells keep a role."""
@@ -465,3 +486,31 @@ def test_a_failed_setup_of_either_kernel_is_the_graders_error_not_the_learners()
     first = plan.checker.cells[0].id
     assert score.setup_error(plan, status({setup: ran}, {**checker_setup, first: failed})) \
         .startswith(f"the checker's set-up failed in cell {first}")
+
+
+def test_the_learners_notebook_ends_at_the_last_check_of_an_answered_exercise():
+    """Nothing after that check can earn a point, so it does not run: on partial work, the rest
+    of the lesson (a note says so); on complete work, the closing demonstrations only."""
+    from workbook.grading import assemble
+
+    key = "01_beginner/01_extract_transform"
+    source, _ = samples.lesson(key)
+    first, *later = samples.points(key)
+
+    def ran(submission) -> tuple[list[str], list, list[str]]:
+        """The learner's cell ids, the checks whose export runs, and everything checked."""
+        plan = assemble.assemble(source, submission, {}, "/e", "/l")
+        ids = [cell.id for cell in plan.learner.cells]
+        return ids, [c for c in plan.checks if c.export_id in ids], plan
+
+    ids, exported, plan = ran(samples.partial(key))
+    assert exported == [c for c in plan.checks if c.exercise == first]
+    assert ids[-1] == exported[-1].export_id
+    assert plan.notes == [f"the notebook ran up to the checks of {first}: no exercise after "
+                          f"it is answered"]
+    ids, exported, plan = ran(samples.correct(key))
+    assert exported == plan.checks and ids[-1] == exported[-1].export_id
+    assert {c.exercise for c in exported} == {first, *later} and not plan.notes
+    last_check = max(i for i, c in enumerate(source.cells) if markers.role(c) == "check")
+    assert any(c.cell_type == "code" for c in source.cells[last_check + 1:]), \
+        "the lesson has no cell after its last check: pick one that does"

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -134,7 +135,8 @@ def test_a_new_server_starts_from_the_migrated_schema_database(server):
 @pytest.mark.slow
 def test_start_copies_the_schema_database_into_a_new_home(monkeypatch, tmp_path):
     """A server started in an empty home runs on a copy of the schema database: a table put in
-    the schema beforehand is in the server's database."""
+    the schema beforehand is in the server's database. Headless (as in a grading run), it
+    serves the API and no UI."""
 
     def state_folder(name: str):
         (tmp_path / name).mkdir(exist_ok=True)
@@ -148,12 +150,16 @@ def test_start_copies_the_schema_database_into_a_new_home(monkeypatch, tmp_path)
     db.close()  # the schema database is in WAL mode: closing writes the table into the file
     monkeypatch.setattr(prefect_service, "schema_database", lambda: marked)
     monkeypatch.setattr(base, "state_folder", state_folder)
+    monkeypatch.setenv(base.HEADLESS_VARIABLE, "1")
     endpoint = prefect_service.start()
     try:
         assert wait_for(lambda: prefect_service.healthy(endpoint), prefect_service.START_TIMEOUT_S)
         with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         assert {"workbook_marker", "flow_run"} <= tables
+        with pytest.raises(urllib.error.HTTPError) as no_ui:
+            urllib.request.urlopen(f"{endpoint.data['ui']}/", timeout=10)
+        assert no_ui.value.code == 404
     finally:
         base.stop_tree(endpoint.pid)
 

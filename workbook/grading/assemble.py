@@ -6,7 +6,8 @@ should be.
 
 - The learner's notebook: the lesson's cells with the learner's answers; at each check, the
   check's evidence (the code above its `### VERDICT`, which runs the learner's work) and an
-  export of the values its verdict reads, as data.
+  export of the values its verdict reads, as data. It ends at the last check of an answered
+  exercise: nothing after it can earn a point.
 - The checker's notebook: a guard, the parameters, the lesson's setup cells, and at each check
   the import of that evidence and the verdict (the code below `### VERDICT`).
 
@@ -145,6 +146,20 @@ def evidence_cells(check: Check, evidence: str, folder: str) -> tuple[list, obje
     return learner, load
 
 
+def up_to_the_last_answer(cells: list, checks: list[Check], attempted: dict[str, bool],
+                          notes: list[str]) -> list:
+    """The learner's cells up to the last check of an answered exercise. What follows earns
+    nothing: the lesson's closing demonstrations, and on partial work every exercise after it,
+    unanswered, which scores 0 unrun. It is often most of a partial submission's run."""
+    exports = {check.export_id: check.exercise for check in checks
+               if attempted.get(check.exercise)}
+    last = max((i for i, cell in enumerate(cells) if cell.id in exports), default=len(cells))
+    if {check.export_id for check in checks} & {cell.id for cell in cells[last + 1:]}:
+        notes.append(f"the notebook ran up to the checks of {exports[cells[last].id]}: no "
+                     f"exercise after it is answered")
+    return cells[:last + 1]
+
+
 def assemble(source_nb, submission, parameters: dict, evidence_root: str,
              learner_root: str) -> Plan:
     """The learner's and the checker's notebooks for `submission` of `source_nb`."""
@@ -190,6 +205,7 @@ def assemble(source_nb, submission, parameters: dict, evidence_root: str,
         learner_cells += [_code(extra.source, f"wb-added-{len(learner_cells)}-{n}")
                           for n, extra in enumerate(added.get(cell.id, []))
                           if isinstance(extra.get("source"), str)]
+    learner_cells = up_to_the_last_answer(learner_cells, checks, attempted, notes)
     setup = len(checker_cells) + 1  # and the injected parameters
     return Plan(notebook(source_nb, learner_cells, LEARNER_KERNEL, parameters),
                 notebook(source_nb, checker_cells + verdicts, CHECKER_KERNEL, parameters),

@@ -91,6 +91,7 @@ def kernel_environ(python: str, home: Path, state: Path, tmp: Path) -> dict[str,
             "IPYTHONDIR": str(state / "ipython"), "MPLCONFIGDIR": str(state / "mpl"),
             "JUPYTER_DATA_DIR": str(state / "jupyter"),
             "JUPYTER_CONFIG_DIR": str(state / "jupyter"),
+            services.HEADLESS_VARIABLE: "1",  # nobody opens a service's UI in the sandbox
             # glibc gives each thread that contends for malloc an arena of its own, 64 MB of
             # address space each, up to 8 per core: under the kernels' address-space limit a
             # threaded lesson (Prefect's task runners, delta-rs) reached 3 GiB of it while

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbook.services import base, metrics, postgres, prefect, s3, sentry
-from workbook.services.base import STATE_VARIABLE, Endpoint, ServiceError
+from workbook.services.base import HEADLESS_VARIABLE, STATE_VARIABLE, Endpoint, ServiceError
 
-__all__ = ["STATE_VARIABLE", "Endpoint", "ServiceError", "prepare", "running", "start", "status",
-           "stop"]
+__all__ = ["HEADLESS_VARIABLE", "STATE_VARIABLE", "Endpoint", "ServiceError", "prepare", "running",
+           "start", "status", "stop"]
 NAMES = ("postgres", "weather", "smtp", "s3", "pushgateway", "prometheus", "prefect", "sentry")
 MAILDIR = "mail"  # the SMTP sink's folder, in its state folder
 # The learner's services folder, as the grader's checker sees it (it reads the mail they sent).

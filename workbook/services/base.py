@@ -22,6 +22,12 @@ from workbook.waiting import wait_for
 STATE_VARIABLE = "WORKBOOK_SERVICES_DIR"
 STATE_DIR = Path(os.environ.get(STATE_VARIABLE) or paths.STATE / "services")
 START_TIMEOUT_S = 60
+# Set where nobody looks at a service's web pages (a grading run): servers skip their UI.
+HEADLESS_VARIABLE = "WORKBOOK_HEADLESS"
+
+
+def headless() -> bool:
+    return os.environ.get(HEADLESS_VARIABLE) == "1"
 
 
 class ServiceError(RuntimeError):
