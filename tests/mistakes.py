@@ -209,10 +209,11 @@ def depends_on(key: str) -> dict[str, set[str]]:
     return needs
 
 
-def exercises(key: str) -> list[str]:
+@cache
+def exercises(key: str) -> tuple[str, ...]:
     """The lesson's exercises in the order of their answer cells."""
-    return list(dict.fromkeys(markers.exercise(c) for c in samples.lesson(key)[0].cells
-                              if markers.role(c) == "solution"))
+    return tuple(dict.fromkeys(markers.exercise(c) for c in samples.lesson(key)[0].cells
+                               if markers.role(c) == "solution"))
 
 
 @cache
@@ -272,8 +273,10 @@ def submissions() -> dict[str, tuple[str, object]]:
         solution, student = samples.lesson(key)
         order = exercises(key)
         last = max(order.index(m.exercise()) for m in mistakes)
+        place = {c.id: order.index(markers.exercise(c)) for c in solution.cells
+                 if markers.role(c) == "solution"}
         answers = {cell: source for cell, source in samples.answers(solution).items()
-                   if order.index(exercise_of(key, cell)) <= last}
+                   if place[cell] <= last}
         for mistake in mistakes:
             mistake.make(answers)
         made[learner] = (key, samples.submission(student, answers))

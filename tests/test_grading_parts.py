@@ -497,7 +497,7 @@ def test_the_learners_notebook_ends_at_the_last_check_of_an_answered_exercise():
     source, _ = samples.lesson(key)
     first, *later = samples.points(key)
 
-    def ran(submission) -> tuple[list[str], list, list[str]]:
+    def ran(submission) -> tuple[list[str], list, assemble.Plan]:
         """The learner's cell ids, the checks whose export runs, and everything checked."""
         plan = assemble.assemble(source, submission, {}, "/e", "/l")
         ids = [cell.id for cell in plan.learner.cells]
