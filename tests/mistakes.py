@@ -34,6 +34,7 @@ D02 = "03_advanced/dagster/02_partitions_and_backfills"
 D03 = "03_advanced/dagster/03_sensors"
 D04 = "03_advanced/dagster/04_checks_and_automation"
 D05 = "03_advanced/dagster/05_observability_and_pools"
+D06 = "03_advanced/dagster/06_ui_and_deployment"
 RUN_KEY = '    return [dg.RunRequest(partition_key=hour, run_key=f"{hour}:{digest(files)}")\n'
 NEW_KEYS = "    new = [key for key in dict.fromkeys(announced + listed) if key not in asked]\n"
 FAILED_ONLY = ("    status = instance.get_status_by_partition(asset_key, keys, partitions_def)\n"
@@ -799,4 +800,52 @@ MISTAKES = (
     HardCoded("limit-hard-coded", D05, "pool-solution", right=LIMIT,
               wrong="    instance.event_log_storage.set_concurrency_slots(WRITER_POOL, VALUE)\n",
               value=lambda k: defaults(k)["writers"], hint="set it from writers"),
+    # 03_advanced/dagster/06_ui_and_deployment
+    Mistake("workspace-without-working-directory", D06, "workspace-solution",
+            right="      working_directory: ../defs\n", wrong="",
+            hint="set working_directory: ../defs"),
+    Mistake("workspace-path-from-the-repository", D06, "workspace-solution",
+            right="relative_path: ../defs/definitions.py",
+            wrong="relative_path: defs/definitions.py",
+            hint="relative to workspace.yaml's folder"),
+    Mistake("workspace-without-name", D06, "workspace-solution",
+            right="      location_name: sensor-lake\n", wrong="", hint="name it 'sensor-lake'"),
+    Mistake("instance-on-sqlite", D06, "instance-solution",
+            right="storage:\n  postgres:\n    postgres_db:\n"
+                  "      hostname: {env: DAGSTER_PG_HOST}\n      port: {env: DAGSTER_PG_PORT}\n"
+                  "      username: {env: DAGSTER_PG_USER}\n"
+                  "      password: {env: DAGSTER_PG_PASSWORD}\n"
+                  "      db_name: {env: DAGSTER_PG_DB}\n",
+            wrong="", hint="use storage: postgres"),
+    Mistake("instance-password-written", D06, "instance-solution",
+            right="password: {env: DAGSTER_PG_PASSWORD}", wrong="password: not-a-real-secret",
+            hint="the password is written in dagster.yaml"),
+    Mistake("instance-host-written", D06, "instance-solution",
+            right="hostname: {env: DAGSTER_PG_HOST}", wrong="hostname: 127.0.0.1",
+            hint="hostname written in dagster.yaml"),
+    Mistake("instance-limit-in-the-coordinator", D06, "instance-solution",
+            right="  class: QueuedRunCoordinator\n",
+            wrong="  class: QueuedRunCoordinator\n  config:\n    max_concurrent_runs: 4\n",
+            hint="set the limit once, under concurrency: runs"),
+    Mistake("instance-default-coordinator", D06, "instance-solution",
+            right="  class: QueuedRunCoordinator\n", wrong="  class: DefaultRunCoordinator\n",
+            hint="each launched run starts at once"),
+    HardCoded("code-location-image-hard-coded", D06, "ecs-task-solution",
+              right='            "image": image,\n', wrong='            "image": VALUE,\n',
+              value=lambda k: defaults(k)["image"], hint="not the code location's image"),
+    Mistake("code-server-on-localhost", D06, "ecs-task-solution",
+            right='"-h", "0.0.0.0", ', wrong="", hint="listens on localhost"),
+    Mistake("code-server-dagster-on-the-path", D06, "ecs-task-solution",
+            right="[dagster_deploy.IMAGE_DAGSTER, ", wrong='["dagster", ',
+            hint="the image's dagster is /opt/venvs/dagster/bin/dagster"),
+    Mistake("code-server-port-not-mapped", D06, "ecs-task-solution",
+            right='"portMappings": [{"containerPort": GRPC_PORT, "protocol": "tcp"}]',
+            wrong='"portMappings": []', hint="containerPort 4000"),
+    Mistake("code-server-password-in-environment", D06, "ecs-task-solution",
+            right='"LAKE_ENDPOINT": ""}',
+            wrong='"LAKE_ENDPOINT": "", "DAGSTER_PG_PASSWORD": "s3cret"}',
+            hint="shown in clear"),
+    Mistake("code-server-without-bucket", D06, "ecs-task-solution",
+            right='"LAKE_BUCKET": "northwind-sensors",\n                   ', wrong="",
+            hint="the container lacks LAKE_BUCKET"),
 )

@@ -5,11 +5,9 @@ chromium), and so does a partition that failed, then was re-run (its failed run 
 the partition materialized); nothing it starts listens beyond 127.0.0.1; and Ctrl-C stops every
 process it started, which a SIGTERM to `dagster dev` alone would not."""
 
-import json
 import signal
 import subprocess
 import textwrap
-import urllib.request
 
 import pytest
 import ui_command_run
@@ -62,8 +60,6 @@ FAIL_THEN_RERUN = (
     f"pathlib.Path({DOWN!r}).unlink()\n"
     f"assert dg.materialize([d.{PARTITIONED}], partition_key={FAILING!r}, "
     "instance=instance).success\n")
-RUNS_OF = ('{runsOrError(filter: {tags: [{key: "dagster/partition", value: "%s"}]}) '
-           '{... on Runs {results {runId status}}}}')
 PARTITIONS_SCREENSHOT = ARTIFACTS / "dagster-ui-partitions.png"
 RUNS_SCREENSHOT = ARTIFACTS / "dagster-ui-runs.png"
 LATEST = ('{assetNodes {assetKey {path} assetMaterializations(limit: 1) {runId '
@@ -82,13 +78,6 @@ def running_ui(tmp_path_factory):
         yield url, proc, defs
 
 
-def graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(f"{url}/graphql", json.dumps({"query": query}).encode(),
-                                     {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)["data"]
-
-
 def test_the_code_location_loads(running_ui):
     url, _, _ = running_ui
     assert dagster_ui.locations(url) == {dagster_ui.DEFINITIONS: "LOADED"}
@@ -103,7 +92,8 @@ def test_a_materialization_made_outside_the_ui_shows_in_it(running_ui):
     subprocess.run([str(paths.env_python(dagster_home.ENV)), "-c", MATERIALIZE], cwd=defs,
                    env={**dagster_home.environ(), "PATH": "/usr/bin:/bin"}, check=True,
                    timeout=180)
-    node = next(n for n in graphql(url, LATEST)["assetNodes"] if n["assetKey"]["path"] == [ASSET])
+    node = next(n for n in dagster_ui.graphql(url, LATEST)["assetNodes"]
+                if n["assetKey"]["path"] == [ASSET])
     latest, = node["assetMaterializations"]
     assert {"label": "dagster/row_count", "intValue": 2} in latest["metadataEntries"]
     with sync_playwright() as p:
@@ -125,7 +115,7 @@ def test_a_partition_that_failed_then_was_re_run_shows_both_runs_and_its_health(
     subprocess.run([str(paths.env_python(dagster_home.ENV)), "-c", FAIL_THEN_RERUN], cwd=defs,
                    env={**dagster_home.environ(), "PATH": "/usr/bin:/bin"}, check=True,
                    timeout=300)
-    runs = graphql(url, RUNS_OF % FAILING)["runsOrError"]["results"]
+    runs = dagster_ui.partition_runs(url, FAILING)
     assert sorted(run["status"] for run in runs) == ["FAILURE", "SUCCESS"], runs
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -85,6 +85,7 @@ TRACKS = (
         "03_sensors",
         "04_checks_and_automation",
         "05_observability_and_pools",
+        "06_ui_and_deployment",
     ), DAGSTER),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order

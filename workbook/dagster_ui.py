@@ -26,6 +26,8 @@ START_TIMEOUT_S = 180  # webserver, daemon and code server on a loaded two-core 
 STOP_TIMEOUT_S = 60  # `dagster dev` waits for its parts to shut down after Ctrl-C
 DEFINITIONS = "definitions.py"
 LOCATIONS = "{workspaceOrError {... on Workspace {locationEntries {name loadStatus}}}}"
+RUNS_OF = ('{runsOrError(filter: {tags: [{key: "dagster/partition", value: "%s"}]}) '
+           '{... on Runs {results {runId status startTime endTime}}}}')
 
 
 def defs_folder(workspace: Path) -> Path:
@@ -33,23 +35,34 @@ def defs_folder(workspace: Path) -> Path:
     return workspace / "defs"
 
 
-def command(port: int) -> list[str]:
-    """`dagster dev` on 127.0.0.1:`port`, loading definitions.py from its working directory
-    (where the Dagster CLI also reads the lessons' .env)."""
+def command(port: int, target: tuple[str, ...] = ("-f", DEFINITIONS)) -> list[str]:
+    """`dagster dev` on 127.0.0.1:`port`, loading `target` (by default definitions.py from its
+    working directory, where the Dagster CLI also reads the lessons' .env; or `-w` a
+    workspace.yaml)."""
     return [str(dagster_home.dagster_cli()), "dev", "--host", "127.0.0.1", "--port", str(port),
-            "-f", DEFINITIONS]
+            *target]
+
+
+def graphql(url: str, query: str, timeout: float = 30) -> dict:
+    """The data of a query to the webserver's GraphQL API (what the UI itself reads)."""
+    request = urllib.request.Request(f"{url}/graphql", json.dumps({"query": query}).encode(),
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)["data"]
 
 
 def locations(url: str) -> dict[str, str]:
     """Each code location's load status, from the webserver's GraphQL API ({} if it is down)."""
-    request = urllib.request.Request(f"{url}/graphql", json.dumps({"query": LOCATIONS}).encode(),
-                                     {"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+        entries = graphql(url, LOCATIONS, timeout=5)["workspaceOrError"]["locationEntries"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     return {entry["name"]: entry["loadStatus"] for entry in entries}
+
+
+def partition_runs(url: str, partition: str) -> list[dict]:
+    """The runs of a partition (id, status, start and end in epoch seconds), newest first."""
+    return graphql(url, RUNS_OF % partition)["runsOrError"]["results"]
 
 
 def healthy(url: str) -> bool:
@@ -58,13 +71,15 @@ def healthy(url: str) -> bool:
     return bool(found) and set(found.values()) == {"LOADED"}
 
 
-def start(defs: Path, port: int) -> dict[str, subprocess.Popen]:
-    """`dagster dev` in a session of its own, its output in DAGSTER_HOME/ui.log."""
-    home = dagster_home.prepare()
+def start(folder: Path, port: int, home: Path | None = None,
+          target: tuple[str, ...] = ("-f", DEFINITIONS)) -> dict[str, subprocess.Popen]:
+    """`dagster dev` in `folder`, in a session of its own, on the instance of `home` (by
+    default the project's DAGSTER_HOME), its output in <home>/ui.log."""
+    home = home or dagster_home.prepare()
     env = {**os.environ, **dagster_home.environ(home)}
     with open(home / "ui.log", "ab") as log:
         return {"dagster dev": subprocess.Popen(
-            command(port), cwd=defs, env=env, stdout=log, stderr=subprocess.STDOUT,
+            command(port, target), cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True)}
 
 

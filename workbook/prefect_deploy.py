@@ -15,7 +15,14 @@ import subprocess
 import time
 from pathlib import Path
 
-from workbook import paths, prefect_home, processes, waiting
+from workbook import cloud_deploy, prefect_home, processes, waiting
+
+# The course's image and ECS, shared with the Dagster track (the lesson calls them from here).
+from workbook.cloud_deploy import DOCKERFILE as DOCKERFILE
+from workbook.cloud_deploy import dockerfile_args
+from workbook.cloud_deploy import ecs_client as ecs_client
+from workbook.cloud_deploy import hadolint as hadolint
+from workbook.cloud_deploy import register as register
 
 POOL = "sensors-process"  # the lesson's process work pool
 DEPLOYMENT = "sensors-ingest"
@@ -23,21 +30,7 @@ FLOW = "ingest-sensors"  # the flow's name (`@flow(name=...)`): deployments are 
 WAIT_S = 90  # a run's start (a process importing Prefect and the pipeline) on a loaded laptop
 WORKER_QUERY_S = "2"  # how often the lesson's worker asks for work (Prefect's default: 10 s)
 WAITING = ("SCHEDULED", "LATE", "PENDING", "AWAITINGRETRY", "PAUSED")
-DOCKERFILE = paths.ENVIRONMENTS / "Dockerfile"
 IMAGE_PREFECT = "/opt/venvs/prefect/bin/prefect"  # the image's prefect (WORKBOOK_VENVS=/opt/venvs)
-
-# Fargate's CPU units -> the memory sizes (MiB) it accepts with them (AWS ECS documentation,
-# "Task CPU and memory"): a task definition with another pair is refused at registration.
-FARGATE = {
-    256: [512, 1024, 2048],
-    512: list(range(1024, 4097, 1024)),
-    1024: list(range(2048, 8193, 1024)),
-    2048: list(range(4096, 16385, 1024)),
-    4096: list(range(8192, 30721, 1024)),
-    8192: list(range(16384, 61441, 4096)),
-    16384: list(range(32768, 122881, 8192)),
-}
-
 
 def environ() -> dict[str, str]:
     """The kernel's variables (PREFECT_API_URL among them, set by the setup) for a child process,
@@ -312,34 +305,12 @@ def flows_in(folder: Path, project: dict) -> dict[str, dict[str, list[str]]]:
 
 # The image --------------------------------------------------------------------------------
 
-def hadolint(dockerfile: Path = DOCKERFILE) -> list[str]:
-    """hadolint's findings on a Dockerfile (the base environment's binary, offline)."""
-    binary = paths.env_python("base").with_name("hadolint")
-    done = subprocess.run([str(binary), "--no-color", str(dockerfile)], capture_output=True,
-                          text=True)
-    return [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-
-
-def dockerfile_args(text: str) -> dict[str, str]:
-    """The ARG and ENV defaults of a Dockerfile (continuations joined)."""
-    import shlex
-
-    found, joined = {}, re.sub(r"\\\n", " ", text)
-    for line in joined.splitlines():
-        keyword, _, rest = line.strip().partition(" ")
-        if keyword.upper() in ("ARG", "ENV"):
-            for word in shlex.split(rest, comments=True):
-                name, _, value = word.partition("=")
-                found[name] = value
-    return found
-
-
 def image_problems(job_variables: dict, build_args: dict[str, str], dockerfile_text: str,
                    tag: str) -> list[str]:
     """What keeps a Docker work pool's job variables from running the flow in the course's
     image built with `build_args` and tagged `tag`."""
     problems, defaults = [], dockerfile_args(dockerfile_text)
-    envs = (build_args.get("ENVS") or defaults.get("ENVS", "")).split()
+    envs = cloud_deploy.image_envs(build_args, dockerfile_text)
     if "prefect" not in envs:
         problems.append(f"the image is built with ENVS={' '.join(envs)!r}: without `prefect` "
                         "it has no Prefect; build with --build-arg ENVS=prefect")
@@ -359,78 +330,18 @@ def image_problems(job_variables: dict, build_args: dict[str, str], dockerfile_t
 
 # AWS ECS ----------------------------------------------------------------------------------
 
-def ecs_client(endpoint_url: str | None, region: str):
-    """boto3's ECS client: the local AWS emulator (moto serves ECS on the s3 service's
-    endpoint) or, with endpoint_url None, real AWS."""
-    import boto3
-
-    from workbook.services.s3 import environment
-
-    variables = environment(endpoint_url, region)
-    kwargs = {"region_name": region, "endpoint_url": endpoint_url}
-    if endpoint_url is not None:
-        kwargs |= {"aws_access_key_id": variables["AWS_ACCESS_KEY_ID"],
-                   "aws_secret_access_key": variables["AWS_SECRET_ACCESS_KEY"]}
-    return boto3.client("ecs", **kwargs)
-
-
-def register(ecs, definition: dict) -> dict:
-    """Register a task definition and read it back as plain values; {'error': ...} when ECS
-    refuses it. `ecs` None (the lesson on real AWS): nothing is registered, the definition is
-    judged as written (this lesson makes no call to a real cloud)."""
-    import json
-
-    if ecs is None:
-        return json.loads(json.dumps(definition, default=str))
-
-    from botocore.exceptions import ClientError, ParamValidationError
-
-    try:
-        arn = ecs.register_task_definition(**definition)["taskDefinition"]["taskDefinitionArn"]
-    except (ClientError, ParamValidationError, TypeError) as error:
-        return {"error": f"{type(error).__name__}: {error}"}
-    described = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-    return json.loads(json.dumps(described, default=str))
-
-
 def fargate_problems(described: dict, image: str, api_url: str) -> list[str]:
     """What in a registered task definition (as ECS describes it) keeps it from running the
     flow on Fargate with `image`, against the Prefect API `api_url`."""
-    if "error" in described:
-        hint = ""
-        if "image" in described["error"]:
-            hint = ": every container needs an `image` (the flow's image)"
-        return [f"ECS refused the task definition: {described['error']}{hint}"]
-    problems = []
-    if "FARGATE" not in (described.get("requiresCompatibilities") or []):
-        problems.append("no requiresCompatibilities: [\"FARGATE\"]: without it ECS checks the "
-                        "definition for EC2 only, and a Fargate run_task refuses it")
-    if described.get("networkMode") != "awsvpc":
-        problems.append(f"networkMode is {described.get('networkMode')!r}: Fargate tasks need "
-                        "\"awsvpc\"")
-    try:
-        cpu, memory = int(described.get("cpu")), int(described.get("memory"))
-    except (TypeError, ValueError):
-        problems.append("the task needs cpu and memory at task level on Fargate "
-                        "(strings: cpu \"512\", memory \"1024\")")
-    else:
-        if memory not in FARGATE.get(cpu, []):
-            sizes = FARGATE.get(cpu)
-            problems.append(f"cpu {cpu} with memory {memory} is not a valid Fargate pair: "
-                            + (f"with cpu {cpu} memory is one of {sizes} (MiB)" if sizes
-                               else f"cpu is one of {sorted(FARGATE)} units"))
-    containers = described.get("containerDefinitions") or []
-    if not containers:
-        return [*problems, "no containerDefinitions: the task runs nothing"]
-    container = containers[0]
-    if container.get("image") != image:
-        problems.append(f"the container's image is {container.get('image')!r}, not the flow's "
-                        f"image {image!r} (the one you pushed to ECR)")
-    env = {e.get("name"): e.get("value") for e in container.get("environment") or []}
-    if env.get("PREFECT_API_URL") != api_url:
-        problems.append(f"PREFECT_API_URL is {env.get('PREFECT_API_URL')!r} in the container's "
-                        f"environment, not {api_url!r}: without it the flow run cannot report "
-                        "to the API (and Prefect would start a temporary server in the task)")
+    problems = cloud_deploy.fargate_problems(described, image, "the flow's")
+    container = None if "error" in described else cloud_deploy.first_container(described)
+    if container is None:
+        return problems
+    found = cloud_deploy.environment_of(container).get("PREFECT_API_URL")
+    if found != api_url:
+        problems.append(f"PREFECT_API_URL is {found!r} in the container's environment, not "
+                        f"{api_url!r}: without it the flow run cannot report to the API (and "
+                        "Prefect would start a temporary server in the task)")
     return problems
 
 
