@@ -1,17 +1,17 @@
 """Timing helpers: wall time and peak memory of one process, and repeats of it.
 
 A fresh process per run, so each figure includes starting Python and importing its libraries, as
-a learner's or cron's run does, and no run inherits another's memory. Peak memory comes from the
-kernel's own accounting (`wait4`'s rusage), not from sampling, so short peaks are not missed.
+a learner's or cron's run does, and no run inherits another's memory (workbook.processes's
+run_measured, which the capstone notebook uses too).
 """
 
-import os
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from workbook import processes
 
 
 class MeasureError(RuntimeError):
@@ -41,17 +41,10 @@ class Figure:
 
 def run_process(cmd: list, log: Path, env: dict | None = None, cwd: Path | None = None) -> Run:
     """Run `cmd` to completion, its output going to `log`; raises MeasureError on failure."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen([str(part) for part in cmd], stdout=out, stderr=subprocess.STDOUT,
-                                env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
-    if proc.returncode != 0:
-        raise MeasureError(f"exit {proc.returncode}: {' '.join(map(str, cmd))} (see {log})")
-    return Run(seconds, usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
+    code, seconds, peak = processes.run_measured(cmd, log, env, cwd)
+    if code != 0:
+        raise MeasureError(f"exit {code}: {' '.join(map(str, cmd))} (see {log})")
+    return Run(seconds, peak)
 
 
 def timed(action: Callable[[], object]) -> float:

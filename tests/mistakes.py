@@ -35,6 +35,9 @@ D03 = "03_advanced/dagster/03_sensors"
 D04 = "03_advanced/dagster/04_checks_and_automation"
 D05 = "03_advanced/dagster/05_observability_and_pools"
 D06 = "03_advanced/dagster/06_ui_and_deployment"
+STYLES = "03_advanced/capstone/01_four_styles"
+BOTH = "    return load_with_retry(transform(stores, online), out, day)\n"
+SUMMARY_DOC = '    """The day\'s sales, cleaned and summarised per category."""\n'
 RUN_KEY = '    return [dg.RunRequest(partition_key=hour, run_key=f"{hour}:{digest(files)}")\n'
 NEW_KEYS = "    new = [key for key in dict.fromkeys(announced + listed) if key not in asked]\n"
 FAILED_ONLY = ("    status = instance.get_status_by_partition(asset_key, keys, partitions_def)\n"
@@ -848,4 +851,30 @@ MISTAKES = (
     Mistake("code-server-without-bucket", D06, "ecs-task-solution",
             right='"LAKE_BUCKET": "northwind-sensors",\n                   ', wrong="",
             hint="the container lacks LAKE_BUCKET"),
+    # 03_advanced/capstone/01_four_styles
+    HardCoded("capstone-day-hard-coded", STYLES, "cron-source-solution",
+              right="    online = extract_online(data, day)\n",
+              wrong="    online = extract_online(data, VALUE)\n",
+              value=lambda k: defaults(k)["day"], hint="failed in its step extract_online"),
+    Mistake("capstone-stores-only", STYLES, "cron-source-solution", right=BOTH,
+            wrong="    return load_with_retry(transform(stores), out, day)\n",
+            hint="holds the stores' sales only"),
+    Mistake("capstone-load-without-its-retry", STYLES, "cron-source-solution", right=BOTH,
+            wrong="    return load(transform(stores, online), out, day)\n",
+            hint="failed in its step load"),
+    Mistake("capstone-online-arguments-swapped", STYLES, "cron-source-solution",
+            right="extract_online(data, day)", wrong="extract_online(day, data)",
+            hint="failed in its step extract_online"),
+    Mistake("capstone-online-read-in-the-summary", STYLES, "dagster-source-solution",
+            right="def daily_summary(store_sales, online_orders):\n" + SUMMARY_DOC
+                  + "    return steps.transform(store_sales, online_orders)\n",
+            wrong="def daily_summary(context: dg.AssetExecutionContext, store_sales,\n"
+                  "                  folders: SalesFolders):\n" + SUMMARY_DOC
+                  + "    online = steps.extract_online(folders.data, context.partition_key)\n"
+                  "    return steps.transform(store_sales, online)\n",
+            hint="in an asset of their own"),
+    Mistake("capstone-online-in-another-group", STYLES, "dagster-source-solution",
+            right='group_name="sales", retry_policy=RETRY)\ndef online_orders(',
+            wrong='group_name="web", retry_policy=RETRY)\ndef online_orders(',
+            hint="job's selection"),
 )

@@ -8,43 +8,52 @@ from workbook import course, lesson_files, paths
 from workbook import integrity as integrity_suite
 
 pytestmark = pytest.mark.slow
-# Each orchestrated track's folder as a learner who finished it has it: a later version of a
-# file replaces the earlier one (lesson 06's incident DAG ends fixed).
-FILES = {track.folder: lesson_files.files(course.lesson_keys(track.folder))
-         for track in course.TRACKS if track.orchestrator}
+# Each orchestrated track's folder as a learner who finished it has it, per orchestrator (the
+# capstone writes for three): a later version of a file replaces the earlier one (lesson 06's
+# incident DAG ends fixed).
+FILES = {(track.folder, declared.name): lesson_files.files(course.lesson_keys(track.folder),
+                                                           declared.name)
+         for track in course.TRACKS for declared in track.orchestrators}
 # An orchestrated track whose lessons write no file yet (Prefect's, declared before its
 # lessons) has one case, which skips and says so: nothing of it was judged, nothing passed.
-CASES = [(track, name) for track, files in FILES.items() for name in sorted(files) or [None]]
+CASES = [(*key, name) for key, files in FILES.items() for name in sorted(files) or [None]]
 AIRFLOW = course.track("02_intermediate")  # the track the suite's negative cases use
 PREFECT = course.track("03_advanced/prefect")
 DAGSTER = course.track("03_advanced/dagster")
 
 
-def integrity(folder, home, track: course.Track = AIRFLOW) -> dict[str, list[str]]:
-    return integrity_suite.report(track.orchestrator.name, folder, home,
-                                  paths.env_python(track.env))
+def integrity(folder, home, track: course.Track = AIRFLOW,
+              orchestrator: str | None = None) -> dict[str, list[str]]:
+    """The suite of `orchestrator` (the track's first by default) over `folder`, in that
+    orchestrator's environment."""
+    declared = next(o for o in track.orchestrators if orchestrator in (None, o.name))
+    return integrity_suite.report(declared.name, folder, home, paths.env_python(declared.env))
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> dict:
     found = {}
-    for track, files in FILES.items():
+    for (track, orchestrator), files in FILES.items():
         if not files:
             continue
         root = tmp_path_factory.mktemp("integrity")
         lesson_files.write(files, root / "files")
-        found[track] = integrity(root / "files", root / "home", course.track(track))
+        found[track, orchestrator] = integrity(root / "files", root / "home",
+                                               course.track(track), orchestrator)
     return found
 
 
-@pytest.mark.parametrize(("track", "name"), CASES, ids=[f"{t}/{n}" for t, n in CASES])
-def test_every_orchestrator_file_of_the_solutions_passes(request, track, name):
+@pytest.mark.parametrize(("track", "orchestrator", "name"), CASES,
+                         ids=[f"{t}/{o}/{n}" for t, o, n in CASES])
+def test_every_orchestrator_file_of_the_solutions_passes(request, track, orchestrator, name):
     if name is None:
+        folders = next(o.folders for o in course.track(track).orchestrators
+                       if o.name == orchestrator)
         assert not course.track(track).lessons, (
-            f"{track} has lessons but they write no file for its orchestrator: do their "
-            f"%%writefile cells name one of {sorted(course.track(track).orchestrator.folders)}?")
+            f"{track} has lessons but they write no file for {orchestrator}: do their "
+            f"%%writefile cells name one of {sorted(folders)}?")
         pytest.skip(f"{track} has no lessons yet: no orchestrator file of it to judge")
-    assert request.getfixturevalue("reports")[track][name] == []
+    assert request.getfixturevalue("reports")[track, orchestrator][name] == []
 
 
 DAG = '''"""{doc}"""

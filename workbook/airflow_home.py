@@ -86,12 +86,19 @@ def activate(dags: Path, airflow_home: Path | None = None) -> dict[str, str]:
     dags.mkdir(parents=True, exist_ok=True)
     if str(dags) not in sys.path:  # as Airflow's DAG processor does: DAGs import their helpers
         sys.path.insert(0, str(dags))
+    migrate(variables)
+    return variables
+
+
+def migrate(variables: dict[str, str]) -> None:
+    """Migrate the metadata database of the Airflow home that `variables` (environ's) name,
+    unless this Airflow version did it already."""
     target = Path(variables["AIRFLOW_HOME"])
     target.mkdir(parents=True, exist_ok=True)
     marker, version = migrated_marker(target), airflow_version()
     if not marker.exists() or marker.read_text() != version:
-        result = subprocess.run([airflow_cli(), "db", "migrate"], capture_output=True, text=True)
+        result = subprocess.run([airflow_cli(), "db", "migrate"], capture_output=True, text=True,
+                                env={**os.environ, **variables})
         if result.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-2000:]}")
         marker.write_text(version)
-    return variables

@@ -23,6 +23,11 @@ class Orchestrator:
     # names -> the file's place under the orchestrator's folder (the dags folder for Airflow).
     folders: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def env(self) -> str:
+        """The environment its files run in: one per orchestrator, named after it."""
+        return self.name
+
 
 AIRFLOW = Orchestrator("airflow", {"dags": "", "incident": "incident/"})
 # Flow modules and their prefect.yaml, written to <workspace>/flows/ (`%%writefile {flows}/...`).
@@ -40,7 +45,9 @@ class Track:
     name: str  # "" when the level has one track, else its sub-folder ("prefect")
     env: str  # its environment; the kernel is workbook-<env>
     lessons: tuple[str, ...]  # notebook names without .ipynb, in teaching order
-    orchestrator: Orchestrator | None = None  # None: plain Python and cron
+    # The orchestrators its lessons write files for: none (plain Python and cron), one, or,
+    # in the capstone that compares them, several (each file judged by its own suite).
+    orchestrators: tuple[Orchestrator, ...] = ()
 
     @property
     def folder(self) -> str:
@@ -61,7 +68,7 @@ TRACKS = (
         "04_scheduling_with_cron")),
     Track("02_intermediate", "", "airflow", (
         "01_airflow_concepts", "02_sources", "03_the_dag", "04_reliability",
-        "05_dynamic_mapping", "06_debugging"), AIRFLOW),
+        "05_dynamic_mapping", "06_debugging"), (AIRFLOW,)),
     # The advanced level's shared pipeline, a track of its own with no orchestrator: both
     # orchestrator tracks start from it (the Prefect track now, the Dagster track later), and
     # reuse its functions (workbook.lake) and its lesson rather than copy them into each track.
@@ -76,7 +83,7 @@ TRACKS = (
         "04_features_and_artifacts",
         "05_observability",
         "06_deployment",
-    ), PREFECT),
+    ), (PREFECT,)),
     # The Dagster track: the same lake pipeline as software-defined assets
     # (workbook.dagster_lesson and one helper module per lesson, workbook.dagster_*).
     Track("03_advanced", "dagster", "dagster", (
@@ -86,7 +93,13 @@ TRACKS = (
         "04_checks_and_automation",
         "05_observability_and_pools",
         "06_ui_and_deployment",
-    ), DAGSTER),
+    ), (DAGSTER,)),
+    # The level's capstone: one small pipeline (the retailer's daily report, workbook.styles)
+    # as a cron script, an Airflow DAG, a Prefect flow and Dagster assets, each run as a process
+    # of its own environment from a notebook in the lightest one.
+    Track("03_advanced", "capstone", "beginner", ("01_four_styles",), (
+        Orchestrator("airflow", {"dags": ""}), Orchestrator("prefect", {"flows": ""}),
+        Orchestrator("dagster", {"defs": ""}))),
 )
 LEVELS = tuple(dict.fromkeys(track.level for track in TRACKS))  # in teaching order
 

@@ -13,12 +13,15 @@ from workbook import course, markers
 WRITEFILE = re.compile(r"^%%writefile (?:-a )?\{(?P<folder>\w+)\}/(?P<name>\S+)\n")
 
 
-def writefile_cells(key: str) -> Iterator[tuple[str, str]]:
-    """(path in the orchestrator's folder, text) of each file a lesson writes there, in order.
+def writefile_cells(key: str, orchestrator: str | None = None) -> Iterator[tuple[str, str]]:
+    """(path in the orchestrator's folder, text) of each file a lesson writes there, in order;
+    for a track of several orchestrators (the capstone), those of `orchestrator` (a name).
     The notebook is read as the JSON it is: nbformat is not in every environment that runs
     these files (the orchestrators' own test sessions)."""
     lesson = course.find(key)
-    folders = lesson.track.orchestrator.folders if lesson.track.orchestrator else {}
+    folders = {variable: place for declared in lesson.track.orchestrators
+               if orchestrator in (None, declared.name)
+               for variable, place in declared.folders.items()}
     for cell in json.loads(lesson.path().read_text())["cells"]:
         source = "".join(cell["source"])  # a list of lines, or one string
         match = WRITEFILE.match(source) if cell["cell_type"] == "code" else None
@@ -28,9 +31,10 @@ def writefile_cells(key: str) -> Iterator[tuple[str, str]]:
                 line for line in body.splitlines() if not markers.MARKER.match(line)) + "\n"
 
 
-def files(keys: list[str]) -> dict[str, str]:
-    """Path -> text after the lessons `keys` (a later version of a file replaces the earlier)."""
-    return {name: text for key in keys for name, text in writefile_cells(key)}
+def files(keys: list[str], orchestrator: str | None = None) -> dict[str, str]:
+    """Path -> text after the lessons `keys` (a later version of a file replaces the earlier),
+    of one orchestrator's files where the track has several."""
+    return {name: text for key in keys for name, text in writefile_cells(key, orchestrator)}
 
 
 def write(files: dict[str, str], folder: Path) -> list[Path]:

@@ -82,3 +82,21 @@ def listening(pids: set[int]) -> list[str]:
                            check=True).stdout.splitlines()
     return [line.split()[3] for line in lines
             if {int(pid) for pid in re.findall(r"pid=(\d+)", line)} & pids]
+
+
+def run_measured(cmd: list, log: Path, env: dict | None = None,
+                 cwd: Path | None = None) -> tuple[int, float, int]:
+    """Run `cmd` to completion, its output going to `log`: its exit code, wall seconds and
+    peak memory in bytes. The peak comes from the kernel's own accounting (`wait4`'s rusage),
+    not from sampling, so a short peak is not missed."""
+    import time
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(part) for part in cmd], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
+    return proc.returncode, seconds, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
