@@ -8,7 +8,8 @@ sensor files against one commit per file (about 10 minutes, most of it the basel
 `python -m benchmarks --only daily-report [--repeats N]` measures only the report path against
 its baselines (the naive script, DuckDB's aggregate) and prints those rows; REPORT.md is left
 as it is, since its other figures were not measured. `--only ingest [--repeats N]
-[--baseline-runs M]` does the same for the lake's ingestion.
+[--baseline-runs M]` does the same for the lake's ingestion, `--only advanced` for the advanced
+level, `--only styles` for the capstone's four styles.
 """
 
 import argparse
@@ -208,6 +209,21 @@ def ingest_only(repeats: int, baseline_runs: int) -> int:
     return 0
 
 
+def styles_only() -> int:
+    """`--only styles`: the capstone's four styles, printed, not written."""
+    load = f"{os.getloadavg()[0]:.2f}"
+    try:
+        found = advanced_level.styles(DATA)
+    except (measure.MeasureError, runner.RunError, services.ServiceError) as err:
+        print(f"bench failed: {err}")
+        return 1
+    finally:
+        for name in services.NAMES:
+            services.stop(name)
+    print(report.advanced_only({"notebooks": {}, "styles": found}, load))
+    return 0
+
+
 def advanced_only() -> int:
     """`--only advanced`: the advanced level's notebooks, printed, not written."""
     load = f"{os.getloadavg()[0]:.2f}"
@@ -282,7 +298,7 @@ def machine() -> dict[str, str]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
         "\n")[0])
-    parser.add_argument("--only", choices=["daily-report", "ingest", "advanced"],
+    parser.add_argument("--only", choices=["daily-report", "ingest", "advanced", "styles"],
                         help="measure only this case and print it (REPORT.md is not written)")
     parser.add_argument("--repeats", type=int, default=REPEATS,
                         help=f"runs per variant with --only (default {REPEATS})")
@@ -300,6 +316,8 @@ def main(argv=None) -> int:
         return ingest_only(args.repeats, args.baseline_runs)
     if args.only == "advanced":
         return advanced_only()
+    if args.only == "styles":
+        return styles_only()
     start = time.perf_counter()
     host = machine()  # first, so its load average is the one the bench started under
     shell_env = dict(os.environ)  # before the Jupyter variables: set-up runs as `make setup` does

@@ -5,11 +5,14 @@ pandera); the bench starts each step as a process of its own.
     python -m benchmarks.lake_ingest upload --endpoint URL --bucket B --source DIR
     python -m benchmarks.lake_ingest run --endpoint URL --bucket B --out FILE [--per-file]
     python -m benchmarks.lake_ingest state --endpoint URL --bucket B --out FILE
+    python -m benchmarks.lake_ingest dagster --endpoint URL --bucket B --out FILE
 
 `upload` makes the bucket and puts every file of the generator's folder, then its manifest, in
 arrival order (as the devices do). `run` lists the bucket's new keys and calls
 `workbook.lake.ingest.ingest(keys, lake, one_commit=...)` once, on a table that does not exist
-yet, and writes what the report says and how long the call took (JSON). `state` writes what the
+yet, and writes what the report says and how long the call took (JSON). `dagster` (in the
+dagster environment) does the same through the Dagster track's readings asset, as its lessons
+write it: one run per hour of files, each one commit. `state` writes what the
 bucket holds afterwards: rows per source file, a digest of the table's content, the quarantine
 with each file's reason, what is left in incoming/ (JSON), for the agreement check.
 """
@@ -61,6 +64,43 @@ def run(args) -> dict:
             "version": report.version}
 
 
+def dagster(args) -> dict:
+    """The bucket's new files through the Dagster track's code location (its lessons' files,
+    workbook.lesson_files): the hourly readings asset materialized for each hour the files
+    cover, one run after another, in an ephemeral instance; timed around those runs."""
+    import sys
+    import tempfile
+
+    import dagster as dg
+
+    from workbook import course, dagster_lesson, lesson_files
+    from workbook.lake.keys import list_new_keys
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-dagster-"))
+    lesson_files.write(lesson_files.files(course.lesson_keys(dagster_lesson.TRACK)), folder)
+    sys.path.insert(0, str(folder))
+    import lake_assets
+    import resources
+
+    lake = lake_of(args)
+    here = resources.LakeResource(bucket=args.bucket, endpoint_url=args.endpoint)
+    instance = dg.DagsterInstance.ephemeral()
+    start = time.perf_counter()
+    keys, _ = list_new_keys(lake.s3, lake.bucket, prefix=lake.incoming)
+    hours = sorted({dagster_lesson.hour_key(key) for key in keys})
+    runs = [dagster_lesson.outcome(dg.materialize(
+        [lake_assets.readings], partition_key=hour, instance=instance, resources={"lake": here},
+        run_config=dagster_lesson.quiet()), "readings") for hour in hours]
+    seconds = time.perf_counter() - start
+    failed = [run["error"] for run in runs if not run["success"]]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(runs)} runs failed, e.g. {failed[0]}")
+    meta = [run["metadata"][0] for run in runs]
+    return {"seconds": seconds, "files": len(keys), "runs": len(runs),
+            "quarantined": sum(m["quarantined"][1] for m in meta),
+            "rows": sum(m["rows_added"][1] for m in meta), "commits": len(runs)}
+
+
 def content_digest(frame) -> str:
     """The table's rows, whatever their order or the order of its columns, as one digest;
     `ingested_at` (the time of the run) left out."""
@@ -101,7 +141,7 @@ def state(args) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["upload", "run", "state"])
+    parser.add_argument("step", choices=["upload", "run", "state", "dagster"])
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--source", type=Path, help="upload: the generator's folder")
@@ -109,7 +149,7 @@ def main(argv=None) -> int:
     parser.add_argument("--per-file", action="store_true",
                         help="run: one commit per file (the naive baseline)")
     args = parser.parse_args(argv)
-    result = {"upload": upload, "run": run, "state": state}[args.step](args)
+    result = {"upload": upload, "run": run, "state": state, "dagster": dagster}[args.step](args)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")

@@ -1,6 +1,7 @@
 """The advanced level measured: ingestion throughput of a batch of sensor files on S3 into the
 Delta table, in one commit per batch (the pipeline) against one commit per file (the naive
-baseline), both by `workbook.lake.ingest.ingest` in fresh processes of the prefect environment.
+baseline), both by `workbook.lake.ingest.ingest` in fresh processes of the prefect environment;
+and the Dagster track's version (its readings asset, a run per hour), in the dagster one.
 
 Each run gets a bucket of its own, uploaded before the timed runs start (untimed), so every run
 ingests the same files into a table that does not exist yet. The local s3 service (moto's
@@ -19,12 +20,16 @@ from benchmarks import measure
 from workbook import paths, services
 
 PREFECT_PYTHON = paths.env_python("prefect")
+DAGSTER_PYTHON = paths.env_python("dagster")
 # 3 stores x (2 fridges + 1 freezer + a footfall counter + a power meter) x 36 windows of 15
 # minutes = 540 files, 60 of them bad; the generator writes them in about a second.
 SENSORS = {"start": "2015-06-01T12:00", "hours": 9, "stores": 3, "fridges": 2, "freezers": 1,
            "seed": 2041}
-REFERENCE, BASELINE = "one commit", "commit per file"
-VARIANTS = {REFERENCE: [], BASELINE: ["--per-file"]}
+REFERENCE, BASELINE, DAGSTER = "one commit", "commit per file", "dagster hourly runs"
+# variant -> (its Python, the lake_ingest step, its options)
+VARIANTS = {REFERENCE: (PREFECT_PYTHON, "run", []),
+            BASELINE: (PREFECT_PYTHON, "run", ["--per-file"]),
+            DAGSTER: (DAGSTER_PYTHON, "dagster", [])}
 # The baseline makes ~480 commits, each replaying the Delta log from S3: minutes per run. It
 # runs this many times (in the first rounds, beside the reference); the reference, `repeats`.
 BASELINE_RUNS = 1
@@ -65,8 +70,9 @@ def bucket(where: Path) -> str:
     return f"bench-{where.parent.name}-{where.name}"
 
 
-def worker(step: str, endpoint: str, where: Path, *extra) -> list:
-    return [PREFECT_PYTHON, "-m", "benchmarks.lake_ingest", step, "--endpoint", endpoint,
+def worker(step: str, endpoint: str, where: Path, *extra, python: Path = PREFECT_PYTHON
+           ) -> list:
+    return [python, "-m", "benchmarks.lake_ingest", step, "--endpoint", endpoint,
             "--bucket", bucket(where), *extra]
 
 
@@ -89,9 +95,9 @@ def ingest_figures(data: Path, repeats: int = REPEATS, baseline_runs: int = BASE
         for run in runs:
             measure.run_process(worker("upload", endpoint, out / run, "--source", source),
                                 out / run / "upload.log")
-        commands = {name: (lambda where, extra=extra: worker(
-            "run", endpoint, where, "--out", where / "result.json", *extra))
-            for name, extra in VARIANTS.items()}
+        commands = {name: (lambda where, python=python, step=step, extra=extra: worker(
+            step, endpoint, where, "--out", where / "result.json", *extra, python=python))
+            for name, (python, step, extra) in VARIANTS.items()}
         figures = measure.interleaved(commands, repeats, out, fewer={BASELINE: baseline_runs})
         for run in runs:
             measure.run_process(worker("state", endpoint, out / run, "--out",

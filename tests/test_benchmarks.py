@@ -173,8 +173,10 @@ def test_ingestion_is_held_to_ten_times_the_commit_per_file_baseline():
 
 
 def test_the_baseline_runs_fewer_times_in_the_first_rounds():
-    assert lake_level.planned(3, 1) == [Path("one-commit/1"), Path("commit-per-file/1"),
-                                         Path("one-commit/2"), Path("one-commit/3")]
+    assert lake_level.planned(3, 1) == [
+        Path("one-commit/1"), Path("commit-per-file/1"), Path("dagster-hourly-runs/1"),
+        Path("one-commit/2"), Path("dagster-hourly-runs/2"),
+        Path("one-commit/3"), Path("dagster-hourly-runs/3")]
     assert lake_level.bucket(Path("/x/ingest/commit-per-file/1")) == "bench-commit-per-file-1"
 
 
@@ -223,3 +225,38 @@ def test_ingestion_variants_must_end_with_the_same_table_and_quarantine(tmp_path
     assert lake_level.disagreements(tmp_path / "wrong", wrong, expected) == [
         "one-commit/1: the quarantine differs from the answer key's for 2 (file, reason) "
         "pairs, e.g. [('incoming/c.csv', 'empty_file'), ('incoming/c.csv', 'truncated_file')]"]
+
+
+def test_each_styles_figure_is_set_against_the_plain_script():
+    figures = {"cron + script": (0.4, 0.001, 0.0001, 300.0),
+               "Airflow DAG": (2.7, 5.3, 0.24, 470.0), "Dagster assets": (1.4, 1.3, 0.15, 310.0)}
+    styles = {label: dict(zip(("start-up (s)", "overhead per run (s)", "overhead per task (s)",
+                               "peak memory (MB)"), values, strict=True))
+              for label, values in figures.items()}
+    rows = report.advanced_rows({"notebooks": {}, "styles": styles})
+    text = report.table(["metric", "measured", "target", "baseline", "ratio", "status"], rows)
+    assert row(text, "Four styles: start-up, cron + script")[1:] == [
+        "0.40 s", "—", "—", "—", "—"]
+    assert row(text, "Four styles: overhead per run, Airflow DAG")[1:5] == [
+        "5.30 s", "—", "1.0 ms cron + script", "+5.30 s"]
+    assert row(text, "Four styles: overhead per task, Dagster assets")[3:5] == [
+        "0.1 ms cron + script", "+149.9 ms"]
+    assert row(text, "Four styles: peak memory, Airflow DAG")[1] == "0.47 GB"
+
+
+def test_the_dagster_tracks_ingestion_is_held_to_the_same_ratio_when_measured():
+    ingest = ingestion(one=(5.0,), naive=(150.0,))
+    assert not [r for r in report.ingest_rows(ingest) if "Dagster track" in r[0]]
+    ingest["results"]["dagster hourly runs"] = [{"seconds": 20.0, "commits": 9, "runs": 9}]
+    row_, = [r for r in report.ingest_rows(ingest) if "Dagster track" in r[0]]
+    assert row_[0].startswith("Lake ingestion, 540 files, the Dagster track (9 runs")
+    assert row_[2:] == ["≥ 10× baseline", "3.6 files/s, 48 rows/s one commit per file",
+                        "7.5× faster", "**misses** by 33%"]
+
+
+def test_the_sensor_latency_through_dagsters_daemon_is_shown_with_its_worst_hour():
+    rows = report.advanced_rows({"notebooks": {}, "sensor_latency": {
+        "hours": 2, "latency_s": {"a": 12.5, "b": 20.0}, "median_s": 20.0, "max_s": 20.0}})
+    text = report.table(["metric", "measured", "target", "baseline", "ratio", "status"], rows)
+    assert row(text, "Sensor-to-materialization latency (Dagster's daemon, 2 hours)")[1:] == [
+        "20.0 s", "—", "—", "max 20.0 s", "—"]

@@ -2,11 +2,12 @@
 style run as a process of its own environment and measured, the figures a run gives, the
 lines of code of each style and the size of a change, and the verdicts of the exercise.
 
-Figures come from the run itself (workbook.styles.runner's timestamps and the process's
-peak memory from `wait4`): start-up is launch to ready (Python, the orchestrator and the file
-imported); the steps' own time is the work; the gaps between one step's end and the next's
-start are the orchestrator's hand-off per task; what is left of the run is its overhead per run
-(making the run, recording it, before the first step and after the last).
+Figures come from the run itself (workbook.styles.runner's timestamps, and the peak memory
+the kernel keeps for the process's own address space, VmHWM): start-up is launch to ready
+(Python, the orchestrator and the file imported); the steps' own time is the work; the gaps
+between one step's end and the next's start are the orchestrator's hand-off per task; what is
+left of the run is its overhead per run (making the run, recording it, before the first step
+and after the last).
 """
 
 import datetime as dt
@@ -101,8 +102,8 @@ def run(capstone: Capstone, style: str, file: Path | None = None,
         flaky: bool = False) -> dict:
     """Run `file` (by default the style's own) once, as a process of the style's environment,
     into a fresh report folder: what the runner wrote, the process's wall time and peak
-    memory, the report it wrote (None if none), and its log's last lines. `flaky`: the load
-    step fails once."""
+    memory (the runner's own reading; wait4's when the runner wrote nothing), the report it
+    wrote (None if none), and its log's last lines. `flaky`: the load step fails once."""
     declared = BY_NAME[style]
     file = Path(file or capstone.folder(style) / declared.file)
     out = capstone.out(style)
@@ -124,7 +125,7 @@ def run(capstone: Capstone, style: str, file: Path | None = None,
 
         found = json.loads(result.read_text())
     report, said = out / f"sales_report_{capstone.day}.csv", log.read_text(errors="replace")
-    return {**found, "exit": code, "wall_s": seconds, "peak_bytes": peak,
+    return {"peak_bytes": peak, **found, "exit": code, "wall_s": seconds,
             "report": report.read_text() if report.exists() else None,
             "log": said.splitlines()[-12:], "raised": logs.errors(said)[-1:]}
 

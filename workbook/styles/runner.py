@@ -82,17 +82,25 @@ def dagster(path: Path, day: str, data: str, out: str):
     def run() -> str | None:
         result = job.execute_in_process(partition_key=day, instance=dg.DagsterInstance.get(),
                                         raise_on_error=False)
-        failures = [event for event in result.all_events if event.is_step_failure]
         if result.success:
             return None
-        if not failures:
-            return "the run failed before any step"
-        error = failures[-1].step_failure_data.error
-        return f"step {failures[-1].step_key} failed: {error.cls_name}: {error.message.strip()}"
+        from workbook import dagster_lesson  # on failure only: it imports the lake's helpers
+
+        said = dagster_lesson.outcome(result, "sales_report")["error"]
+        return said or "the run failed before any step"
     return run, {"assets": graph}
 
 
 ADAPTERS = {"cron": cron, "airflow": airflow, "prefect": prefect, "dagster": dagster}
+
+
+def peak_bytes() -> int:
+    """This process's peak resident memory (VmHWM). Its own: exec started a new address space,
+    whereas wait4's ru_maxrss also counts the parent's size at the fork (a notebook kernel's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # in kB
+    return 0
 
 
 def main(style: str, file: str, result: str) -> int:
@@ -111,6 +119,7 @@ def main(style: str, file: str, result: str) -> int:
         found["error"] = f"{type(error).__name__}: {error}"[:800]
     found["ended"] = time.time()
     found["spans"] = steps.SPANS
+    found["peak_bytes"] = peak_bytes()
     Path(result).write_text(json.dumps(found))
     return 0 if found["ok"] else 1
 

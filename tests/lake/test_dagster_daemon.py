@@ -1,0 +1,34 @@
+"""Lesson 03's sensor with Dagster's own daemon ticking it (`dagster dev`, as a deployment runs
+it), not build_sensor_context: the sample's first two hours, uploaded hour by hour to a bucket whose
+events go to a queue, become materialized hours with no call from the test; one run per hour,
+each succeeded, and every file exactly once in the table or in quarantine."""
+
+import dagster as dg
+from conftest import SAMPLE, upload
+from oracle import assert_exactly_once
+
+from workbook import dagster_daemon, dagster_home
+from workbook.services import s3 as s3_service
+
+
+def test_uploaded_files_become_materialized_hours_through_the_daemon(lake, answer_key,
+                                                                    s3_endpoint, tmp_path):
+    queue_url = s3_service.provision(*s3_service.clients(s3_endpoint.url), lake.bucket,
+                                     f"{lake.bucket}-events")
+    (tmp_path / "defs").mkdir()
+    folder = dagster_daemon.code_location(tmp_path / "defs", lake.bucket, s3_endpoint.url,
+                                          queue_url)
+    home = dagster_home.prepare(tmp_path / "home")
+    hours = dagster_daemon.first_hours(answer_key, 2)
+    assert SAMPLE == dagster_daemon.SAMPLE and len(hours) == 2
+
+    with dagster_daemon.running(folder, home):
+        waited = dagster_daemon.latencies(home, lambda files: upload(lake, files), hours)
+
+    assert set(waited) == set(hours)
+    instance = dg.DagsterInstance.from_config(str(home))
+    runs = instance.get_runs()
+    assert sorted(run.tags.get("dagster/partition") for run in runs) == sorted(hours)
+    assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
+    instance.dispose()
+    assert_exactly_once(lake, [f for files in hours.values() for f in files])
