@@ -2,9 +2,12 @@
 passes the integrity suite (`workbook.integrity`), one test per file, in the orchestrator's own
 environment; and the suite fails the DAGs it should."""
 
+import os
+import subprocess
+
 import pytest
 
-from workbook import course, lesson_files, paths
+from workbook import course, dagster_home, lesson_files, paths
 from workbook import integrity as integrity_suite
 
 pytestmark = pytest.mark.slow
@@ -54,6 +57,22 @@ def test_every_orchestrator_file_of_the_solutions_passes(request, track, orchest
             f"%%writefile cells name one of {sorted(folders)}?")
         pytest.skip(f"{track} has no lessons yet: no orchestrator file of it to judge")
     assert request.getfixturevalue("reports")[track, orchestrator][name] == []
+
+
+def test_the_dagster_code_location_passes_its_own_smoke_test(tmp_path):
+    """As a deployment's CI runs it: pytest on the code location's test_definitions.py (lesson
+    06 writes it), in the dagster environment, with no variable of the lessons set."""
+    files = FILES[DAGSTER.folder, "dagster"]
+    assert "test_definitions.py" in files
+    lesson_files.write(files, tmp_path / "defs")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LAKE_")}
+    home = dagster_home.prepare(tmp_path / "home")
+    done = subprocess.run([paths.env_python(DAGSTER.env), "-m", "pytest", "-q", "-p",
+                           "no:cacheprovider", "test_definitions.py"], cwd=tmp_path / "defs",
+                          env={**env, **dagster_home.environ(home)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 passed" in done.stdout
 
 
 DAG = '''"""{doc}"""

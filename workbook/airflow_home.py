@@ -9,6 +9,7 @@ Airflow reads its configuration when first imported, so `activate()` must run be
 `import airflow` in a notebook (the lessons' setup cell calls it first).
 """
 
+import functools
 import os
 import subprocess
 import sys
@@ -68,6 +69,7 @@ def airflow_cli() -> str:
     return str(here if here.exists() else paths.env_python(ENV).with_name("airflow"))
 
 
+@functools.cache  # a process sees one Airflow: asked once, not at every migration check
 def airflow_version() -> str:
     return subprocess.run([airflow_cli(), "version"], capture_output=True, text=True,
                           check=True).stdout.strip()
