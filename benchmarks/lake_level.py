@@ -25,11 +25,13 @@ DAGSTER_PYTHON = paths.env_python("dagster")
 # minutes = 540 files, 60 of them bad; the generator writes them in about a second.
 SENSORS = {"start": "2015-06-01T12:00", "hours": 9, "stores": 3, "fridges": 2, "freezers": 1,
            "seed": 2041}
-REFERENCE, BASELINE, DAGSTER = "one commit", "commit per file", "dagster hourly runs"
+REFERENCE, BASELINE = "one commit", "commit per file"
+DAGSTER_HOURLY, DAGSTER_ONE_RUN = "dagster hourly runs", "dagster one run"
 # variant -> (its Python, the lake_ingest step, its options)
 VARIANTS = {REFERENCE: (PREFECT_PYTHON, "run", []),
             BASELINE: (PREFECT_PYTHON, "run", ["--per-file"]),
-            DAGSTER: (DAGSTER_PYTHON, "dagster", [])}
+            DAGSTER_HOURLY: (DAGSTER_PYTHON, "dagster", []),
+            DAGSTER_ONE_RUN: (DAGSTER_PYTHON, "dagster", ["--one-run"])}
 # The baseline makes ~480 commits, each replaying the Delta log from S3: minutes per run. It
 # runs this many times (in the first rounds, beside the reference); the reference, `repeats`.
 BASELINE_RUNS = 1

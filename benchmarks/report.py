@@ -288,20 +288,30 @@ def ingest_rows(ingest: dict) -> list[list[str]]:
     ]
 
 
-DAGSTER_INGEST = "dagster hourly runs"  # benchmarks.lake_level.DAGSTER
+# benchmarks.lake_level's Dagster variants: (name, what it is, held to the target)
+DAGSTER_INGEST = (("dagster one run", "the batch's hours in one run", True),
+                  ("dagster hourly runs", "a run per hour", False))
 
 
 def dagster_ingest_rows(ingest: dict, files: int, rows: int, slow: float) -> list[list[str]]:
-    """The Dagster track's ingestion (its readings asset, a run per hour) against the same
-    baseline, when the bench ran it."""
-    if DAGSTER_INGEST not in ingest["results"]:
-        return []
-    dagster = ingest_seconds(ingest, DAGSTER_INGEST)
-    runs = ingest["results"][DAGSTER_INGEST][0]["runs"]
-    return [[f"Lake ingestion, {files} files, the Dagster track ({runs} runs, one commit each): "
-             "throughput", throughput(files, rows, dagster), f"≥ {INGEST_RATIO:.0f}× baseline",
-             f"{throughput(files, rows, slow)} one commit per file",
-             ratio(slow, dagster, "faster", "slower"), status(INGEST_RATIO, slow / dagster)]]
+    """The Dagster track's ingestion (its readings asset) against the same baseline, when the
+    bench ran it: the batch's hours in one run (a single-run backfill, the Dagster version of
+    one commit per batch: held to the same target), and a run per hour (Dagster's cost per run,
+    paid once an hour: shown)."""
+    found = []
+    for name, what, held in DAGSTER_INGEST:
+        if name not in ingest["results"]:
+            continue
+        seconds = ingest_seconds(ingest, name)
+        runs = ingest["results"][name][0]["runs"]
+        found.append([f"Lake ingestion, {files} files, the Dagster track, {what} ({runs} "
+                      f"run{'s' if runs > 1 else ''}): throughput",
+                      throughput(files, rows, seconds),
+                      f"≥ {INGEST_RATIO:.0f}× baseline" if held else NONE,
+                      f"{throughput(files, rows, slow)} one commit per file",
+                      ratio(slow, seconds, "faster", "slower"),
+                      status(INGEST_RATIO, slow / seconds) if held else NONE])
+    return found
 
 
 def ingest_runs_table(ingest: dict) -> str:
@@ -355,10 +365,11 @@ def ingest_method(ingest: dict) -> str:
   The baseline takes minutes per run, so it runs {len(ingest['results']['commit per file'])}
   time(s), beside the first run(s) of the pipeline, which runs
   {len(ingest['results']['one commit'])} times; interleaved. `dagster hourly runs`
-  (`benchmarks/lake_ingest.py dagster`, in the dagster environment's Python): the Dagster
-  track's code location as its lessons write it, its hourly `readings` asset materialized for
-  each hour the files cover, one run after another in an ephemeral instance; timed around
-  those runs (listing included), as many times as the pipeline.
+  and `dagster one run` (`benchmarks/lake_ingest.py dagster`, in the dagster environment's
+  Python): the Dagster track's code location as its lessons write it, its hourly `readings`
+  asset materialized for each hour the files cover, one run after another, or for all of
+  them in one run (a partition range, as a single-run backfill runs it), in an ephemeral
+  instance; timed around those runs (listing included), as many times as the pipeline.
 - **Like for like**: {agree}
 
 {ingest_runs_table(ingest)}
