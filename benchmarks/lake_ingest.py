@@ -92,12 +92,12 @@ def dagster(args) -> dict:
     hours = sorted({dagster_lesson.hour_key(key) for key in keys})
     # A run per hour, or, with --one-run, the hours' range in one run (as a single-run
     # backfill runs it: the asset reads its partition time window, which spans the range).
-    runs = [{"partition_key": hour} for hour in hours] if not args.one_run else [{"tags": {
+    planned = [{"partition_key": hour} for hour in hours] if not args.one_run else [{"tags": {
         "dagster/asset_partition_range_start": hours[0],
         "dagster/asset_partition_range_end": hours[-1]}}]
     runs = [dagster_lesson.outcome(dg.materialize(
         [lake_assets.readings], instance=instance, resources={"lake": here},
-        run_config=dagster_lesson.quiet(), **run), "readings") for run in runs]
+        run_config=dagster_lesson.quiet(), **run), "readings") for run in planned]
     seconds = time.perf_counter() - start
     failed = [run["error"] for run in runs if not run["success"]]
     if failed:

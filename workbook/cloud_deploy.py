@@ -31,6 +31,27 @@ FARGATE = {
 }
 
 
+# The files ------------------------------------------------------------------------------
+
+def read_yaml(text: str, name: str, answer: str = "it",
+              shape: str = "a mapping of settings") -> dict:
+    """A deployment file's text (`name`: prefect.yaml, dagster.yaml...) as a mapping;
+    NotImplementedError while it holds the exercise's placeholder (`answer`: what to write in
+    its place), ValueError (naming the problem) when it is no YAML mapping (`shape`)."""
+    import yaml
+
+    if "raise NotImplementedError()" in text:
+        raise NotImplementedError(f"{name} still holds the exercise's placeholder: write "
+                                  f"{answer} in place of `# YOUR CODE HERE`")
+    try:
+        found = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{name} is not valid YAML: {error}") from None
+    if not isinstance(found, dict):
+        raise ValueError(f"{name} is not {shape}")
+    return found
+
+
 # The image --------------------------------------------------------------------------------
 
 def hadolint(dockerfile: Path = DOCKERFILE) -> list[str]:

@@ -204,20 +204,9 @@ def run_verdict(run: dict, pool: str, worker_said: str = "") -> str | None:
 # prefect.yaml -----------------------------------------------------------------------------
 
 def read_project(text: str) -> dict:
-    """prefect.yaml's text as a mapping; NotImplementedError while it holds the exercise's
-    placeholder, ValueError (naming the problem) when it is no YAML mapping."""
-    import yaml
-
-    if "raise NotImplementedError()" in text:
-        raise NotImplementedError("prefect.yaml still holds the exercise's placeholder: write "
-                                  "the deployment in place of `# YOUR CODE HERE`")
-    try:
-        project = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValueError(f"prefect.yaml is not valid YAML: {error}") from None
-    if not isinstance(project, dict):
-        raise ValueError("prefect.yaml is not a mapping (name:, deployments: ...)")
-    return project
+    """prefect.yaml's text as a mapping (cloud_deploy.read_yaml)."""
+    return cloud_deploy.read_yaml(text, "prefect.yaml", "the deployment",
+                                  "a mapping (name:, deployments: ...)")
 
 
 def deployment_problems(project: dict, name: str, flows: dict[str, dict[str, list[str]]],

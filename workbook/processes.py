@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from workbook.waiting import wait_for
@@ -89,8 +90,6 @@ def run_measured(cmd: list, log: Path, env: dict | None = None,
     """Run `cmd` to completion, its output going to `log`: its exit code, wall seconds and
     peak memory in bytes. The peak comes from the kernel's own accounting (`wait4`'s rusage),
     not from sampling, so a short peak is not missed."""
-    import time
-
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         start = time.perf_counter()

@@ -4,8 +4,10 @@ file, run the pipeline once for STYLES_DAY (files in STYLES_DATA, report into ST
 write to RESULT, as JSON, when the process was launched (STYLES_LAUNCHED, set by the parent),
 when it was ready to run, when the run ended, the steps' spans, and the outcome.
 
-Each adapter loads the file the way its orchestrator does and returns the run: a function that
-returns None when the pipeline succeeded, else what its orchestrator says went wrong. Cron calls
+Each adapter loads the file the way its orchestrator does and returns the run (a function that
+returns None when the pipeline succeeded, else what its orchestrator says went wrong) and what
+the definition says of itself, read after the run so that the timing leaves it out (Dagster's
+asset graph). Cron calls
 the script's main() as `python daily_report.py --day ...` would; Airflow runs `dag.test()`;
 Prefect calls the flow against the API in PREFECT_API_URL; Dagster executes the code location's
 job `daily_report` in the instance of DAGSTER_HOME.
@@ -41,7 +43,7 @@ def cron(path: Path, day: str, data: str, out: str):
     def run() -> str | None:
         code = module.main(["--day", day, "--data", data, "--out", out])
         return None if code == 0 else f"the script exited with {code}"
-    return run, {}
+    return run, dict
 
 
 def airflow(path: Path, day: str, data: str, out: str):
@@ -59,7 +61,7 @@ def airflow(path: Path, day: str, data: str, out: str):
             return None
         failed = airflow_lesson.outcome(done).failed()
         return f"the DAG run ended {done.state}; failed tasks: {', '.join(failed) or 'none'}"
-    return run, {}
+    return run, dict
 
 
 def prefect(path: Path, day: str, data: str, out: str):
@@ -68,7 +70,7 @@ def prefect(path: Path, day: str, data: str, out: str):
     def run() -> str | None:
         state = flow(day=day, data=data, out=out, return_state=True)
         return None if state.is_completed() else f"the flow run ended {state.name}: {state.message}"
-    return run, {}
+    return run, dict
 
 
 def dagster(path: Path, day: str, data: str, out: str):
@@ -76,19 +78,22 @@ def dagster(path: Path, day: str, data: str, out: str):
 
     defs = getattr(module_from(path), ASSETS)
     job = defs.resolve_job_def(DAG_ID)
-    graph = {node.key.to_user_string(): sorted(k.to_user_string() for k in node.parent_keys)
-             for node in defs.resolve_asset_graph().asset_nodes}
 
     def run() -> str | None:
         result = job.execute_in_process(partition_key=day, instance=dg.DagsterInstance.get(),
                                         raise_on_error=False)
         if result.success:
             return None
-        from workbook import dagster_lesson  # on failure only: it imports the lake's helpers
+        from workbook import dagster_lesson
 
         said = dagster_lesson.outcome(result, "sales_report")["error"]
         return said or "the run failed before any step"
-    return run, {"assets": graph}
+
+    def describe() -> dict:
+        from workbook import dagster_lesson
+
+        return {"assets": dagster_lesson.lineage(defs)}
+    return run, describe
 
 
 ADAPTERS = {"cron": cron, "airflow": airflow, "prefect": prefect, "dagster": dagster}
@@ -107,19 +112,21 @@ def main(style: str, file: str, result: str) -> int:
     from workbook.styles import steps
 
     found = {"style": style, "launched": float(os.environ[LAUNCHED]), "started": START,
-             "ok": False, "error": ""}
+             "ok": False, "error": "", "definition": {}}
     try:
-        run, found["definition"] = ADAPTERS[style](Path(file).resolve(), os.environ[DAY],
-                                                   os.environ[DATA], os.environ[OUT])
+        run, describe = ADAPTERS[style](Path(file).resolve(), os.environ[DAY],
+                                        os.environ[DATA], os.environ[OUT])
         found["ready"] = time.time()
         found["error"] = run() or ""
+        found["ended"], found["peak_bytes"] = time.time(), peak_bytes()
+        found["definition"] = describe()  # after the figures: its imports are not the run's
         found["ok"] = not found["error"]
     except Exception as error:  # noqa: BLE001 (the learner's file may raise anything: reported)
         traceback.print_exc()
         found["error"] = f"{type(error).__name__}: {error}"[:800]
-    found["ended"] = time.time()
+    found.setdefault("ended", time.time())
+    found.setdefault("peak_bytes", peak_bytes())
     found["spans"] = steps.SPANS
-    found["peak_bytes"] = peak_bytes()
     Path(result).write_text(json.dumps(found))
     return 0 if found["ok"] else 1
 
