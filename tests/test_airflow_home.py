@@ -51,6 +51,7 @@ def test_second_activation_does_not_migrate_again(home, monkeypatch):
         return real_run(cmd, *args, **kwargs)
 
     monkeypatch.setattr(airflow_home.subprocess, "run", recording)
+    airflow_home.airflow_version.cache_clear()  # the module fixture's activation cached it
     airflow_home.activate(home / "dags", home / "home")
     assert calls == [["version"]]
 

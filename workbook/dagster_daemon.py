@@ -84,10 +84,29 @@ def materialized_at(instance, partition: str) -> float | None:
     return found[0].timestamp if found else None
 
 
+def settled(instance, since: float) -> bool:
+    """Everything uploaded before `since` has been acted on: a tick of the sensor that began
+    after it asked for nothing new (so an earlier tick asked for every file), and no run is
+    queued or in flight. An hour's uploads can straddle a tick on a busy machine: the sensor
+    then asks twice for the hour (its run_key names the files), and waiting for the first
+    materialization would leave the second run to the end of `dagster dev`."""
+    import dagster as dg
+    from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+    from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+
+    states = [state for state in instance.all_instigator_state(
+        instigator_type=InstigatorType.SENSOR) if state.instigator_name == SENSOR]
+    quiet = any(instance.get_ticks(state.instigator_origin_id, state.selector_id, after=since,
+                                   statuses=[TickStatus.SKIPPED]) for state in states)
+    return quiet and not instance.get_runs_count(
+        dg.RunsFilter(statuses=list(IN_PROGRESS_RUN_STATUSES)))
+
+
 def latencies(home: Path, upload, hours: dict[str, list], timeout: float = 180
               ) -> dict[str, float]:
-    """Each hour's files uploaded in turn (`upload(files)`), then the seconds from its last
-    upload to its partition's materialization, read from the instance the daemon writes."""
+    """Each hour's files uploaded in turn (`upload(files)`), the pipeline left to settle, then
+    the seconds from the hour's last upload to its partition's latest materialization, read
+    from the instance the daemon writes."""
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(home))
@@ -95,10 +114,14 @@ def latencies(home: Path, upload, hours: dict[str, list], timeout: float = 180
     for partition, files in hours.items():
         upload(files)
         uploaded = time.time()
-        if not wait_for(lambda p=partition: materialized_at(instance, p), timeout, 0.5):
-            raise TimeoutError(f"{partition} was not materialized {timeout:.0f} s after its "
-                               f"upload: see {home / 'ui.log'}")
-        found[partition] = round(materialized_at(instance, partition) - uploaded, 1)
+        if not wait_for(lambda since=uploaded: settled(instance, since), timeout, 0.5):
+            raise TimeoutError(f"the sensor's runs for {partition} had not finished "
+                               f"{timeout:.0f} s after its upload: see {home / 'ui.log'}")
+        done = materialized_at(instance, partition)
+        if done is None:
+            raise RuntimeError(f"the sensor settled without materializing {partition}: see "
+                               f"{home / 'ui.log'}")
+        found[partition] = round(done - uploaded, 1)
     instance.dispose()
     return found
 
