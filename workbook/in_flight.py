@@ -16,6 +16,19 @@ def peak_in_flight(intervals) -> int:
     return peak
 
 
+def over_limit(intervals, limit: int) -> list[float]:
+    """Each interval that started while `limit` or more others were open, as how long after the
+    latest of those it started (seconds): empty when the limit held. Ends and starts at equal
+    times do not overlap, as in peak_in_flight."""
+    intervals = sorted(intervals)
+    gaps = []
+    for i, (start, _) in enumerate(intervals):
+        open_starts = [s for s, e in intervals[:i] if e > start]
+        if len(open_starts) >= limit:
+            gaps.append(start - max(open_starts))
+    return gaps
+
+
 TOUCHING = ("tasks that only touch (one ends at 1.0 when the next starts at 1.0) were never in "
             "flight together: at equal times, count the ends before the starts")
 OVERLAPPING = ("count how many are open at one instant, not how many tasks overlap some other "

@@ -184,7 +184,8 @@ def test_two_runs_of_one_partition_at_the_same_time(defs, home, lake, answer_key
 def test_runs_started_together_commit_one_at_a_time_in_the_pool(defs, home, lake,
                                                               answer_key):
     """Two hours' runs started at once: with the pool's one slot, their readings steps never
-    run at the same time (from each run's events), and both hours are in the table once."""
+    run at the same time (from each run's events), but for Dagster's race for the last slot
+    (both given it in the same instant, lesson 05), and both hours are in the table once."""
     import dagster as dg
 
     files = hour(answer_key, FIRST) + hour(answer_key, SECOND)
@@ -197,8 +198,22 @@ def test_runs_started_together_commit_one_at_a_time_in_the_pool(defs, home, lake
         spans = sorted(dagster_lesson.step_spans(instance, sorted(run_ids(home) - before),
                                                  "readings"))
     assert len(spans) == 2, spans
-    assert spans[0][1] <= spans[1][0], f"the two readings steps overlapped: {spans}"
+    raced, overrun = dagster_lesson.pool_overruns(spans, 1)
+    assert not overrun, f"a readings step started well into the other's commit: {spans}"
+    assert raced or spans[0][1] <= spans[1][0], spans
     assert_exactly_once(lake, files)
+
+
+@pytest.mark.parametrize(("spans", "limit", "counts"), [
+    ([(0, 1), (1, 2), (2, 3)], 1, (0, 0)),  # each took its turn
+    ([(0, 5), (0.01, 5)], 1, (1, 0)),  # given the last slot together
+    ([(0, 5), (3, 6)], 1, (0, 1)),  # started 3 s into the other's commit
+    ([(0, 5), (0.01, 5), (3, 6)], 2, (0, 1)),
+    ([(0, 5), (0.01, 5), (4, 6)], 1, (1, 1)),
+])
+def test_a_step_over_the_pools_limit_is_the_race_only_when_it_started_with_another(
+        spans, limit, counts):
+    assert dagster_lesson.pool_overruns(spans, limit) == counts
 
 
 @pytest.mark.parametrize("where, said", [
