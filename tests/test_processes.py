@@ -6,6 +6,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import pytest
+
 from workbook import logs, processes
 from workbook.waiting import wait_for
 
@@ -51,3 +53,20 @@ def test_the_errors_of_a_captured_log_are_its_tracebacks_last_lines():
         print("and ends")
     assert "a task starts" in log.getvalue()
     assert logs.errors(log.getvalue()) == ["ConnectionError: 127.0.0.1:<port> refused"]
+
+
+def test_a_measured_run_past_its_timeout_is_stopped_whole(tmp_path):
+    """The run's tree (here a child that left its session) is gone when TimeoutExpired is
+    raised, and the log keeps what it printed."""
+    with pytest.raises(subprocess.TimeoutExpired):
+        processes.run_measured([sys.executable, "-c", TREE], tmp_path / "run.log", timeout=3)
+    child = int((tmp_path / "run.log").read_text().split()[0])
+    assert not processes.running(child)
+
+
+def test_a_measured_run_within_its_timeout_gives_its_exit_code(tmp_path):
+    code, seconds, peak = processes.run_measured(
+        [sys.executable, "-c", "import sys; print('done'); sys.exit(3)"], tmp_path / "run.log",
+        timeout=60)
+    assert (code, (tmp_path / "run.log").read_text()) == (3, "done\n")
+    assert 0 < seconds < 60 and peak > 1_000_000

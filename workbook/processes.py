@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -85,17 +86,34 @@ def listening(pids: set[int]) -> list[str]:
             if {int(pid) for pid in re.findall(r"pid=(\d+)", line)} & pids]
 
 
-def run_measured(cmd: list, log: Path, env: dict | None = None,
-                 cwd: Path | None = None) -> tuple[int, float, int]:
+def run_measured(cmd: list, log: Path, env: dict | None = None, cwd: Path | None = None,
+                 timeout: float | None = None) -> tuple[int, float, int]:
     """Run `cmd` to completion, its output going to `log`: its exit code, wall seconds and
     peak memory in bytes. The peak comes from the kernel's own accounting (`wait4`'s rusage),
-    not from sampling, so a short peak is not missed."""
+    not from sampling, so a short peak is not missed. After `timeout` seconds, or when the
+    caller is interrupted, the whole tree is stopped: subprocess.TimeoutExpired, or the
+    interrupt, with nothing left running."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    expired = threading.Event()
     with open(log, "wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen([str(part) for part in cmd], stdout=out, stderr=subprocess.STDOUT,
-                                env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
+                                env=env, cwd=cwd, start_new_session=True)
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, lambda: (expired.set(), stop_tree(proc.pid)))
+            timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            stop_tree(proc.pid)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+                timer.join()  # a stop it began has ended: nothing of the tree is left
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
+    if expired.is_set():
+        raise subprocess.TimeoutExpired(proc.args, timeout)
     return proc.returncode, seconds, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux

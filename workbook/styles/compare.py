@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,12 +100,19 @@ def environ(capstone: Capstone, style: str) -> dict[str, str]:
     return {}
 
 
-def run(capstone: Capstone, style: str, file: Path | None = None,
-        flaky: bool = False) -> dict:
+# A style's run takes seconds (Airflow's, the slowest, about ten on two busy cores): one still
+# going after this is stuck (a loop that never ends, a wait with no time-out) and is stopped,
+# within the grader's limit for a cell (300 s), so that its check says why.
+RUN_TIMEOUT_S = 180
+
+
+def run(capstone: Capstone, style: str, file: Path | None = None, flaky: bool = False,
+        timeout: float = RUN_TIMEOUT_S) -> dict:
     """Run `file` (by default the style's own) once, as a process of the style's environment,
     into a fresh report folder: what the runner wrote, the process's wall time and peak
     memory (the runner's own reading; wait4's when the runner wrote nothing), the report it
-    wrote (None if none), and its log's last lines. `flaky`: the load step fails once."""
+    wrote (None if none), and its log's last lines. `flaky`: the load step fails once. A run
+    past `timeout` seconds is stopped whole and reported as failed, saying so."""
     declared = BY_NAME[style]
     file = Path(file or capstone.folder(style) / declared.file)
     out = capstone.out(style)
@@ -116,12 +124,17 @@ def run(capstone: Capstone, style: str, file: Path | None = None,
     if flaky:
         env[steps.FLAKY_VARIABLE] = str(out / "flaky-once")
     env[runner.LAUNCHED] = repr(time.time())
-    code, seconds, peak = processes.run_measured(
-        [paths.env_python(declared.env), "-m", "workbook.styles.runner", style, file, result],
-        log, env=env, cwd=file.parent)
-    found = {"style": style, "ok": False, "error": f"the runner exited with {code}",
-             "spans": [], "definition": {}}
-    if result.exists():
+    try:
+        code, seconds, peak = processes.run_measured(
+            [paths.env_python(declared.env), "-m", "workbook.styles.runner", style, file,
+             result], log, env=env, cwd=file.parent, timeout=timeout)
+        error = f"the runner exited with {code}"
+    except subprocess.TimeoutExpired:
+        code, seconds, peak = None, timeout, 0
+        error = (f"it did not finish in {timeout:.0f} s and was stopped: a loop that never "
+                 "ends, or a wait with no time-out?")
+    found = {"style": style, "ok": False, "error": error, "spans": [], "definition": {}}
+    if code is not None and result.exists():
         found = json.loads(result.read_text())
     report, said = out / f"sales_report_{capstone.day}.csv", log.read_text(errors="replace")
     return {"peak_bytes": peak, **found, "exit": code, "wall_s": seconds,
