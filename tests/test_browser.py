@@ -11,6 +11,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ def lab_server() -> Iterator[Lab]:
     """JupyterLab started with `make lab`'s command line, on a free port with a random token."""
     ARTIFACTS.mkdir(exist_ok=True)
     lab.write_settings_overrides()
+    lab.hide_instructor_tools()
     port, token = free_port(), secrets.token_urlsafe(24)
     # jupyter_server 2 takes the token from the identity provider (ServerApp.token is deprecated).
     command = lab.lab_command(port, (f"--IdentityProvider.token={token}",))
@@ -178,8 +180,13 @@ def code_cells(notebook: Path) -> list[dict]:
 
 @pytest.mark.browser
 def test_lab_runs_the_orientation_notebook(lab_server: Lab, notebook: Path) -> None:
-    """Open, check the kernel, clear, run all: every cell runs, none shows a traceback."""
+    """Open, check the kernel, clear, run all: every cell runs, none shows a traceback. nbgrader's
+    instructor pages (installed for `workbook export nbgrader`) are not served."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does)"
+    for route in ("/formgrader", "/assignments", "/courses"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            lab_server.api("GET", route)
+        assert refused.value.code == 404, route
     original = notebook.read_bytes()
     expected = code_cells(notebook)
 

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from workbook import build, markers, paths
+from workbook import build, markers, nbgrader_course, paths
 
 
 def cell(source, role=None, cell_type="code", cell_id="c1"):
@@ -100,11 +100,15 @@ def test_check_reports_a_stale_student_notebook(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "ROOT", tmp_path)
     monkeypatch.setattr(build, "solution_notebooks", lambda: [solutions / "lvl" / "a.ipynb"])
     problems = build.build_all(check=True)
-    assert problems == ["notebooks/lvl/a.ipynb is out of date: run `make build`",
+    assert problems == ["solutions/lvl/a.ipynb: its nbgrader metadata is out of date: run "
+                        "`make build`",
+                        "notebooks/lvl/a.ipynb is out of date: run `make build`",
                         "notebooks/lvl/orphan.ipynb has no source in solutions/"]
     build.build_all(check=False)
     assert build.build_all(check=True) == ["notebooks/lvl/orphan.ipynb has no source in "
                                            "solutions/"]
+    stamped = nbformat.read(solutions / "lvl" / "a.ipynb", as_version=4).cells[1]
+    assert stamped.metadata["nbgrader"]["solution"] is True
 
 
 def test_a_solution_the_course_does_not_declare_is_reported(tmp_path, monkeypatch):
@@ -114,3 +118,28 @@ def test_a_solution_the_course_does_not_declare_is_reported(tmp_path, monkeypatc
     monkeypatch.setattr(paths, "SOLUTIONS", solutions)
     monkeypatch.setattr(build, "solution_notebooks", lambda: [])
     assert build.undeclared() == ["solutions/lvl/stray.ipynb is not declared in workbook/course.py"]
+
+
+def test_nbgrader_metadata_is_derived_from_the_course_metadata():
+    """Answer cells are nbgrader's solution cells, check cells its locked graded tests with the
+    same points, setup and parameters cells locked; the rest carry none. The grade id is the
+    cell's id."""
+    check = cell("checks.expect(True)", "check", cell_id="e-check")
+    check.metadata["workbook"]["points"] = 3
+    nb = notebook(cell("### BEGIN SOLUTION\n1\n### END SOLUTION", "solution", cell_id="e-sol"),
+                  check, cell("import x", "setup", cell_id="s"), cell("print(1)", cell_id="d"),
+                  cell("text", cell_type="markdown", cell_id="m"))
+    assert nbgrader_course.stamp(nb) and not nbgrader_course.stamp(nb)
+    found = {c.id: c.metadata.get("nbgrader") for c in nb.cells}
+    common = {"schema_version": 3, "task": False}
+    assert found == {
+        "params": {"grade_id": "params", "solution": False, "grade": False, "locked": True,
+                   **common},
+        "e-sol": {"grade_id": "e-sol", "solution": True, "grade": False, "locked": False,
+                  **common},
+        "e-check": {"grade_id": "e-check", "solution": False, "grade": True, "locked": True,
+                    "points": 3, **common},
+        "s": {"grade_id": "s", "solution": False, "grade": False, "locked": True, **common},
+        "d": None, "m": None}
+    nb.cells[1].metadata["workbook"]["role"] = None  # no longer an answer: its metadata goes
+    assert nbgrader_course.stamp(nb) and "nbgrader" not in nb.cells[1].metadata

@@ -1,7 +1,9 @@
 """`workbook build`: write the student notebooks (notebooks/) from the solutions (solutions/).
 
 Solutions are the single source: solution blocks become stubs, hidden tests are dropped,
-outputs are cleared. `--check` fails when notebooks/ differs from what the build produces.
+outputs are cleared. The solutions' nbgrader metadata is derived from the course's and stamped
+into them (workbook.nbgrader_course). `--check` fails when notebooks/ or that metadata differs
+from what the build produces.
 """
 
 import sys
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from workbook import course, markers, paths
+from workbook import course, markers, nbgrader_course, paths
 
 # Notebook-level metadata a student notebook keeps; the rest (papermill, widgets...) goes.
 KEPT_METADATA = ("kernelspec", "language_info", "workbook")
@@ -91,6 +93,12 @@ def build_all(check: bool = False, out: Path | None = None) -> list[str]:
         target = out / rel
         expected.add(target)
         nb = nbformat.read(source, as_version=4)
+        if nbgrader_course.stamp(nb):  # derived from the course's metadata: kept in step
+            if check:
+                problems.append(f"solutions/{rel}: its nbgrader metadata is out of date: run "
+                                "`make build`")
+            else:
+                source.write_text(render(nb), encoding="utf-8")
         text = render(student_version(nb, f"solutions/{rel}"))
         if check:
             if not target.exists() or target.read_text(encoding="utf-8") != text:

@@ -39,6 +39,12 @@ def _build(args: argparse.Namespace) -> int:
     return build.main(check=args.check, out=args.out)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from workbook import nbgrader_course
+
+    return nbgrader_course.main(args.course_dir)
+
+
 def _envfiles(args: argparse.Namespace) -> int:
     from workbook import envfiles
 
@@ -150,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="fail if notebooks/ is out of date")
     p.add_argument("--out", help="write the student notebooks here instead of notebooks/")
     p.set_defaults(func=_build)
+
+    p = sub.add_parser("export", help="the course for another grader: "
+                                      "`export nbgrader COURSE_DIR` (an nbgrader course)")
+    p.add_argument("format", choices=["nbgrader"])
+    p.add_argument("course_dir", help="the nbgrader course folder to write (made if missing)")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("envfiles", help="write the conda environment files from the locks")
     p.add_argument("--check", action="store_true", help="fail if a file is out of date")
