@@ -2,6 +2,7 @@
 key; schema evolution, compaction and vacuum on the real table."""
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -13,9 +14,12 @@ from workbook.lake.ingest import ingest
 from workbook.lake.keys import EventError, list_new_keys, parse_event, window_start
 from workbook.lake.validate import (
     BAD_MANIFEST,
+    CONFLICTING_DUPLICATE,
     NOT_PARSEABLE,
     OUT_OF_RANGE,
     UNSUPPORTED,
+    prevalidate,
+    validate_batch,
     validate_file,
 )
 from workbook.services.s3 import BUCKET
@@ -31,6 +35,39 @@ def test_every_sample_file_gets_the_answer_keys_disposition_reason_and_rows(answ
         checked = validate_file(f.key, *read(f))
         assert checked.reason == f.reason, (f.key, checked.errors)
         assert (0 if checked.rows is None else len(checked.rows)) == f.valid_rows, f.key
+
+
+def conflicting_duplicate(answer_key) -> tuple[str, bytes, bytes]:
+    """A good CSV file with a reading added at its first reading's time, another value (its
+    manifest made to match): rejected by the timestamp's uniqueness alone."""
+    f = next(f for f in answer_key.files if f.reason is None and f.key.endswith(".csv"))
+    body, manifest = read(f)
+    first = body.splitlines()[1].split(b",")
+    body += b",".join([first[0], *(b"1" for _ in first[1:])]) + b"\n"
+    fixed = json.loads(manifest) | {"rows": json.loads(manifest)["rows"] + 1,
+                                    "sha256": hashlib.sha256(body).hexdigest()}
+    return f.key, body, json.dumps(fixed).encode()
+
+
+def test_a_batch_gets_the_verdicts_each_file_gets_alone(answer_key):
+    """validate_batch (one pandera call per kind and column set) against validate_file, file by
+    file: the same reasons, errors, duplicates and typed rows, bad files among good ones; the
+    sample's files and each of them twice (two files that repeat each other's timestamps are
+    fine: uniqueness holds within a file)."""
+    import pandas as pd
+
+    files = [(f.key, *read(f)) for f in answer_key.files]
+    files.append(conflicting_duplicate(answer_key))
+    alone = [validate_file(*f) for f in files]
+    batch = [prevalidate(*f) for f in files + files]
+    validate_batch(batch)
+    assert {c.reason for c in alone} > {None, CONFLICTING_DUPLICATE}  # good and bad files
+    for one, together in zip(alone + alone, batch, strict=True):
+        assert (together.reasons, together.errors, together.duplicates_dropped) == \
+            (one.reasons, one.errors, one.duplicates_dropped), one.key
+        assert together.raw is None and (one.rows is None) == (together.rows is None), one.key
+        if one.rows is not None:
+            pd.testing.assert_frame_equal(together.rows, one.rows)
 
 
 def test_pandera_reports_every_bad_value_not_the_first(answer_key):

@@ -31,7 +31,7 @@ from deltalake.exceptions import CommitFailedError
 from workbook.lake import Lake, LakeError, quarantine, table
 from workbook.lake import metrics as lake_metrics
 from workbook.lake.keys import data_key, list_new_keys, manifest_key
-from workbook.lake.validate import Checked, validate_file
+from workbook.lake.validate import Checked, prevalidate, validate_batch
 
 COMMIT_ATTEMPTS = 5
 READERS = 8  # threads reading S3 (boto3's clients are thread-safe)
@@ -67,7 +67,8 @@ def fetch(lake: Lake, key: str) -> tuple[bytes, str, dt.datetime] | None:
 
 def check(lake: Lake, key: str, snapshot, quarantined: set[str],
           report: Report) -> Checked | None:
-    """The file validated, or None when there is nothing to do with it (noted in `report`).
+    """The file prevalidated (its rows left for validate_batch), or None when there is nothing
+    to do with it (noted in `report`).
     `quarantined`: the keys whose errors report was in quarantine/ when the run started."""
     if key in quarantined:
         quarantine.finish(lake.s3, lake.bucket, key)  # a killed run may have left copies
@@ -82,18 +83,22 @@ def check(lake: Lake, key: str, snapshot, quarantined: set[str],
     if table.committed(snapshot, [(key, etag)]):
         report.skipped[key] = "committed"
         return None
-    return validate_file(key, body, manifest[0], etag)
+    return prevalidate(key, body, manifest[0], etag)
 
 
 def settle(lake: Lake, key: str, snapshot, quarantined: set[str],
            report: Report) -> Checked | None:
-    """check(), then a bad file moved to quarantine/ at once, in the same thread: its S3 round
-    trips overlap the other files' validation instead of following them all."""
+    """check(), then a file found bad already moved to quarantine/ at once, in the same
+    thread: its S3 round trips overlap the other files' reads."""
     checked = check(lake, key, snapshot, quarantined, report)
-    if checked is not None and not checked.ok:
-        quarantine.quarantine(lake.s3, lake.bucket, key, errors_report(checked), lake.incoming,
-                              lake.quarantine)
+    if checked is not None and checked.raw is None and not checked.ok:
+        move_to_quarantine(lake, checked)
     return checked
+
+
+def move_to_quarantine(lake: Lake, checked: Checked) -> None:
+    quarantine.quarantine(lake.s3, lake.bucket, checked.key, errors_report(checked),
+                          lake.incoming, lake.quarantine)
 
 
 def errors_report(checked: Checked) -> dict:
@@ -148,8 +153,9 @@ def latency(uploaded_at: dt.datetime, committed_at: dt.datetime) -> float:
 
 
 def ingest(keys: list[str], lake: Lake, one_commit: bool = True, metrics=None) -> Report:
-    """Process the files `keys` (data or manifest keys): S3 reads, validation and the bad
-    files' quarantines in a few threads, then one commit. `one_commit=False` is the naive baseline
+    """Process the files `keys` (data or manifest keys): S3 reads and the checks of the bytes
+    in a few threads, the rows' schema for all of them at once, the bad files' quarantines in
+    the threads again, then one commit. `one_commit=False` is the naive baseline
     the benchmark compares with: one commit per file. `metrics`: a lake.metrics.LakeMetrics
     to record the run in (None: nothing is recorded, and the table is not read again)."""
     report = Report()
@@ -159,6 +165,11 @@ def ingest(keys: list[str], lake: Lake, one_commit: bool = True, metrics=None) -
     unique = list(dict.fromkeys(data_key(k) for k in keys))
     with ThreadPoolExecutor(READERS) as pool:  # S3 calls wait on the network: overlap them
         results = list(pool.map(lambda key: settle(lake, key, snapshot, done, report), unique))
+        pending = [checked for checked in results if checked is not None and
+                   checked.raw is not None]
+        validate_batch(pending)  # the rows' schema: CPU, so one call per kind, not per file
+        list(pool.map(lambda checked: move_to_quarantine(lake, checked),
+                      [checked for checked in pending if not checked.ok]))
     good = []
     for key, checked in zip(unique, results, strict=True):
         if checked is None:

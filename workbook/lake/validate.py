@@ -76,6 +76,7 @@ class Checked:
     etag: str
     manifest: Manifest | None
     rows: pd.DataFrame | None = None
+    raw: pd.DataFrame | None = None  # parsed rows awaiting the schema (prevalidate)
     reasons: list[str] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)  # one per problem, pandera's cases included
     duplicates_dropped: int = 0
@@ -170,6 +171,16 @@ PRECEDENCE = (EMPTY, TRUNCATED, UNSUPPORTED, NOT_PARSEABLE, BAD_MANIFEST, MANIFE
 def validate_file(key: str, body: bytes, manifest: bytes, etag: str = "") -> Checked:
     """Check one file against its manifest; `Checked.rows` holds its typed, de-duplicated
     readings when it is good."""
+    checked = prevalidate(key, body, manifest, etag)
+    if checked.raw is not None:
+        validate_rows(checked)
+    return checked
+
+
+def prevalidate(key: str, body: bytes, manifest: bytes, etag: str = "") -> Checked:
+    """Every check but the rows' schema: the manifest, the key, the bytes, the parse. When the
+    rows are all that is left to check, `Checked.raw` holds them, parsed and de-duplicated, for
+    validate_rows or validate_batch; else the file's problems are final."""
     fmt = key.rsplit(".", 1)[-1]
     try:
         parsed = parse_manifest(manifest)
@@ -202,14 +213,79 @@ def validate_file(key: str, body: bytes, manifest: bytes, etag: str = "") -> Che
     except (ValueError, UnicodeDecodeError) as err:
         checked.fail(NOT_PARSEABLE, detail=f"not {fmt}: {err}")
         return checked
-    deduplicated = raw.drop_duplicates(ignore_index=True)
-    checked.duplicates_dropped = len(raw) - len(deduplicated)
+    checked.raw = raw.drop_duplicates(ignore_index=True)
+    checked.duplicates_dropped = len(raw) - len(checked.raw)
+    return checked
+
+
+def settle_rows(checked: Checked, rows: pd.DataFrame | None) -> None:
+    """The file's verdict once its rows are checked: its reasons in precedence order, and its
+    typed rows kept only if it has none."""
+    checked.raw = None
+    checked.reasons.sort(key=PRECEDENCE.index)
+    checked.rows = None if checked.reasons else rows
+
+
+def validate_rows(checked: Checked) -> None:
+    """The rows' schema for one prevalidated file (pandera, lazily: every problem)."""
     try:
-        rows = reading_schema(parsed.kind).validate(deduplicated, lazy=True)
+        rows = reading_schema(checked.manifest.kind).validate(checked.raw, lazy=True)
     except pa.errors.SchemaErrors as err:
         for reason, detail in classify(err.failure_cases):
             checked.fail(reason, **detail)
         rows = None
-    checked.reasons.sort(key=PRECEDENCE.index)
-    checked.rows = None if checked.reasons else rows
-    return checked
+    settle_rows(checked, rows)
+
+
+@functools.cache
+def batch_schema(kind: str) -> pa.DataFrameSchema:
+    """A kind's schema for many files' rows at once: all but the timestamp's uniqueness, which
+    holds within a file, not across files."""
+    schema = reading_schema(kind)
+    return schema.update_column("timestamp", unique=False)
+
+
+def validate_batch(files: list[Checked]) -> None:
+    """validate_rows for many prevalidated files, with the same verdicts: one pandera call per
+    kind and column set instead of one per file (pandera's cost is mostly per call, and a
+    file holds a few dozen rows). A file whose rows fail in the batch, or whose timestamps
+    repeat, is validated alone, so that its problems are reported as validate_rows reports
+    them."""
+    groups: dict[tuple, list[Checked]] = {}
+    for checked in files:
+        if checked.raw is not None:
+            groups.setdefault((checked.manifest.kind, tuple(checked.raw.columns)),
+                              []).append(checked)
+    for (kind, _), group in groups.items():
+        passed = _passing(kind, group)
+        for checked in group:
+            if id(checked) in passed and not passed[id(checked)]["timestamp"].duplicated().any():
+                settle_rows(checked, passed[id(checked)])
+            else:
+                validate_rows(checked)
+
+
+def _passing(kind: str, group: list[Checked]) -> dict[int, pd.DataFrame]:
+    """The typed rows of the files of `group` (one kind, one column set) whose rows pass the
+    batch schema together, by id(Checked): the files owning a failing row are left out and the
+    rest tried again (only a clean pass counts); when no row owns a failure (a missing column)
+    they are all left out."""
+    while group:
+        frame = pd.concat([checked.raw for checked in group], ignore_index=True)
+        owners = [i for i, checked in enumerate(group) for _ in range(len(checked.raw))]
+        try:
+            typed = batch_schema(kind).validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as err:
+            rows = err.failure_cases["index"].dropna()
+            if rows.empty:
+                return {}
+            failing = {owners[int(row)] for row in rows}
+            group = [checked for i, checked in enumerate(group) if i not in failing]
+            continue
+        found, start = {}, 0
+        for checked in group:
+            end = start + len(checked.raw)
+            found[id(checked)] = typed.iloc[start:end].reset_index(drop=True)
+            start = end
+        return found
+    return {}
