@@ -57,15 +57,8 @@ def code_location(folder: Path, bucket: str, endpoint: str, queue_url: str) -> P
 def running(folder: Path, home: Path) -> Iterator[str]:
     """`dagster dev` on `folder`'s code location and the instance of `home`, its sensor
     started; yields the webserver's URL. Stopped as a whole at the end (Ctrl-C)."""
-    from workbook.services.base import free_port
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    started = dagster_ui.start(folder, port, home)
+    started, url = dagster_ui.start_serving(folder, home)
     try:
-        if not wait_for(lambda: dagster_ui.healthy(url), dagster_ui.START_TIMEOUT_S, 1):
-            raise RuntimeError(f"dagster dev did not load its code location in "
-                               f"{dagster_ui.START_TIMEOUT_S} s: see {home / 'ui.log'}")
         subprocess.run([str(dagster_home.dagster_cli()), "sensor", "start", SENSOR, "-f",
                         dagster_ui.DEFINITIONS], cwd=folder, check=True, capture_output=True,
                        env={**os.environ, **dagster_home.environ(home)}, timeout=180)

@@ -83,6 +83,40 @@ def start(folder: Path, port: int, home: Path | None = None,
             stdin=subprocess.DEVNULL, start_new_session=True)}
 
 
+PORT_TRIES = 3
+PORT_TAKEN = b"address already in use"  # uvicorn's words when the webserver cannot bind
+
+
+def start_serving(folder: Path, home: Path, target: tuple[str, ...] = ("-f", DEFINITIONS)
+                  ) -> tuple[dict[str, subprocess.Popen], str]:
+    """start() on a free port, waited on until healthy: the processes and the webserver's URL.
+    A free port can be taken by another process before the webserver binds it (it then logs
+    PORT_TAKEN and `dagster dev` runs on without it): stopped and tried on another port, up to
+    PORT_TRIES times. RuntimeError names the log when it never serves."""
+    from workbook.services.base import free_port
+
+    log = home / "ui.log"
+    for _ in range(PORT_TRIES):
+        offset = log.stat().st_size if log.exists() else 0
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        started = start(folder, port, home, target)
+
+        def clashed(offset=offset) -> bool:
+            with open(log, "rb") as said:
+                said.seek(offset)
+                return PORT_TAKEN in said.read()
+
+        wait_for(lambda url=url: clashed() or healthy(url), START_TIMEOUT_S, 1)
+        if healthy(url):
+            return started, url
+        stop(started)
+        if not clashed():
+            break
+    raise RuntimeError(f"dagster dev did not serve its code location in {START_TIMEOUT_S} s: "
+                       f"see {log}")
+
+
 def stop(started: dict[str, subprocess.Popen]) -> list[int]:
     """Ctrl-C to each process group, then, past STOP_TIMEOUT_S, the tree of what is left;
     returns the processes still running (none)."""
