@@ -47,11 +47,10 @@ def kinds(key: str) -> tuple[str, ...]:
 
 def answered(course_dir: Path, key: str, kind: str):
     """A submission made from nbgrader's released notebook, as a learner hands it in."""
-    solution, _ = samples.lesson(key)
-    answers = samples.answers(solution)
-    chosen = {"correct": answers, "blank": {}, "hard-coded": HARD_CODED,
-              "partial": dict([next(iter(answers.items()))])}[kind]
-    return samples.submission(released(course_dir, key), chosen)
+    given = released(course_dir, key)
+    return {"correct": lambda: samples.correct(key, given), "blank": lambda: given,
+            "partial": lambda: samples.partial(key, given),
+            "hard-coded": lambda: samples.submission(given, HARD_CODED)}[kind]()
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,15 @@ from pathlib import Path
 import nbformat
 
 from workbook import course, markers, paths
+from workbook.grading.sandbox import Limits
 
 SCHEMA_VERSION = 3  # nbgrader 0.9's cell metadata format
 KEY = "nbgrader"
 # What nbgrader's ClearSolutions writes in place of a solution: the course's own stub.
 CODE_STUB = "\n".join(markers.CODE_STUB)
 # A lesson's setup starts local services and may generate data: minutes on a loaded machine,
-# as the course's own grader allows for a cell (grading.sandbox.Limits.cell_timeout_s).
-CELL_TIMEOUT_S = 300
+# as the course's own grader allows for a cell.
+CELL_TIMEOUT_S = Limits().cell_timeout_s
 
 
 def cell_metadata(cell) -> dict | None:

@@ -43,20 +43,22 @@ def parameters(nb) -> dict:
             for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)}
 
 
-def correct(key: str):
-    solution, student = lesson(key)
-    return submission(student, answers(solution))
+def correct(key: str, student=None):
+    """Every exercise answered, in the lesson's student notebook (or in `student`, another
+    release of it with the same cell ids, such as nbgrader's)."""
+    solution, ours = lesson(key)
+    return submission(student or ours, answers(solution))
 
 
 def blank(key: str):
     return lesson(key)[1]
 
 
-def partial(key: str):
-    """Only the first exercise answered."""
-    solution, student = lesson(key)
+def partial(key: str, student=None):
+    """Only the first exercise answered (in `student`, as for correct)."""
+    solution, ours = lesson(key)
     first = next(iter(answers(solution).items()))
-    return submission(student, dict([first]))
+    return submission(student or ours, dict([first]))
 
 
 def all_but_first(key: str):
