@@ -68,8 +68,9 @@ test: setup lint ## everything CI checks; installs the system packages its tests
 # work (the Prefect track's lessons and the Airflow services' tests share a slot, one after the
 # other; the Dagster track's lessons have a slot of their own; the lake's tests run in the
 # prefect environment, then in the dagster one).
-# Every test that runs the grader is in test-grading (its sandbox users are machine-wide, and a
-# test checks that none is left).
+# The tests that grade classes are in test-grading; test_nbgrader (test-rest) grades single
+# notebooks at the same time. Slots are machine-wide and locked, so the check that a class left
+# nothing behind looks only at the slots no run holds (sandbox.strays).
 GRADING_TESTS := tests/test_grading.py tests/test_workflow.py tests/test_conda_route.py \
 	tests/test_benchmarks.py
 

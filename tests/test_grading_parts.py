@@ -4,6 +4,7 @@ to run, how feedback is escaped, and a class that goes on when one grading fails
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -383,6 +384,26 @@ def test_slots_are_held_machine_wide(tmp_path, monkeypatch):
         held.kill()
         held.wait()
 
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the slots' users are made by root")
+def test_a_stray_is_a_slot_users_process_in_a_slot_no_run_holds(tmp_path, monkeypatch):
+    """What a run left behind is told apart from what a run still going (another class, or
+    another CI slot's test) is doing with its own slot."""
+    from workbook.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "LOCKS", tmp_path)
+    number = sandbox.MAX_SLOTS - 1  # a slot no real run takes on this machine
+    learner, _ = sandbox.identities(number)
+    left = subprocess.Popen(["sleep", "60"], user=learner.uid, group=learner.gid)
+    try:
+        assert f"{sandbox.LEARNER_USER}-{number}" in sandbox.strays()  # (Popen returns after exec)
+        held = sandbox._hold(number)
+        with held:
+            assert f"{sandbox.LEARNER_USER}-{number}" not in sandbox.strays()
+    finally:
+        left.kill()
+        left.wait()
+    assert f"{sandbox.LEARNER_USER}-{number}" not in sandbox.strays()
 
 # --- timings: recorded always, never trusted blindly, never asserted on ----------------------
 

@@ -128,23 +128,53 @@ def identities(slot: int) -> tuple[Identity, Identity]:
             Identity(checker.pw_uid, checker.pw_gid, (learner.pw_gid,)))
 
 
+def _hold(number: int):
+    """The open, locked lock file of slot `number`, or None when another run holds it."""
+    LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle = open(LOCKS / f"slot-{number}.lock", "a")  # noqa: SIM115 (held while graded)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 @contextlib.contextmanager
 def slot() -> Iterator[int]:
     """A slot no other grading run on this machine holds until the block ends."""
-    LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
     for number in range(MAX_SLOTS):
-        handle = open(LOCKS / f"slot-{number}.lock", "a")  # noqa: SIM115 (held while graded)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
+        if (handle := _hold(number)) is None:
             continue
-        try:
+        with handle:
             yield number
-        finally:
-            handle.close()
         return
     raise RuntimeError(f"all {MAX_SLOTS} grading slots of this machine are in use")
+
+
+def _slot_users_running() -> dict[int, set[str]]:
+    """The slots whose users run a process now, with those users."""
+    names = subprocess.run(["ps", "-eo", "user:32="], capture_output=True, text=True,
+                           check=True).stdout.split()
+    running: dict[int, set[str]] = {}
+    for name in names:
+        base, _, number = name.rpartition("-")
+        if base in (LEARNER_USER, CHECKER_USER) and number.isdigit():
+            running.setdefault(int(number), set()).add(name)
+    return running
+
+
+def strays() -> list[str]:
+    """The slot users that still run a process although no grading run holds their slot:
+    what a finished run left behind. A held slot's processes belong to the run holding it
+    (another class, or another test, graded at the same time)."""
+    found = []
+    for number in _slot_users_running():
+        if (handle := _hold(number)) is None:
+            continue
+        with handle:  # no run can take the slot while it is looked at
+            found += sorted(_slot_users_running().get(number, ()))
+    return found
 
 
 def unavailable() -> str | None:
