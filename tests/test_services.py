@@ -6,6 +6,7 @@ import email
 import io
 import json
 import smtplib
+import socket
 import subprocess
 import threading
 import urllib.error
@@ -217,6 +218,29 @@ def test_smtp_sink_stores_each_message(tmp_path):
         pid = sink.pid
     assert not base.alive(pid) and services.status("smtp") is None
 
+
+def test_a_server_port_is_free_and_below_the_ephemeral_range():
+    ephemeral_from = int(base.PORT_RANGE_FILE.read_text().split()[0])
+    for _ in range(50):
+        port = base.free_port()
+        assert base.SERVER_PORTS_FROM <= port < ephemeral_from and base.bindable(port)
+
+
+def test_a_port_something_listens_on_is_never_handed_out(monkeypatch):
+    with socket.create_server(("127.0.0.1", base.free_port())) as taken:
+        listened = taken.getsockname()[1]
+        other = next(p for p in range(listened + 1, 65536) if base.bindable(p))
+        monkeypatch.setattr(base, "server_ports", lambda: [listened, other])
+        assert {base.free_port() for _ in range(20)} == {other}
+        monkeypatch.setattr(base, "server_ports", lambda: range(listened, listened + 1))
+        with pytest.raises(base.ServiceError, match=f"no free port .* {listened}-{listened}"):
+            base.free_port()
+
+
+def test_without_linuxs_port_range_the_servers_stay_below_the_dynamic_ports(monkeypatch,
+                                                                              tmp_path):
+    monkeypatch.setattr(base, "PORT_RANGE_FILE", tmp_path / "absent")
+    assert base.server_ports() == range(base.SERVER_PORTS_FROM, 49152)
 
 def test_stopping_leaves_nothing_running():
     endpoint = services.start("weather")

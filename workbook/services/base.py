@@ -4,6 +4,7 @@ check with a deadline, and a clean stop of its whole process group."""
 import fcntl
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -45,10 +46,41 @@ class Endpoint:
     data: dict = field(default_factory=dict)  # service-specific: data folder, mail folder...
 
 
-def free_port() -> int:
+# Servers listen below the ephemeral range. A port from it (a bind to port 0) is free only
+# until the next outgoing connection or Jupyter kernel takes it, and CI saw one taken between
+# free_port() and the server's bind.
+SERVER_PORTS_FROM = 10000
+PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+MACOS_EPHEMERAL_FROM = 49152  # IANA's dynamic range, which macOS uses
+PORT_PICKS = 200
+
+
+def server_ports() -> range:
+    """The ports a server of ours may take: from SERVER_PORTS_FROM to the ephemeral range."""
+    try:
+        ephemeral_from = int(PORT_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_from = MACOS_EPHEMERAL_FROM
+    return range(SERVER_PORTS_FROM, ephemeral_from)
+
+
+def bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port nothing listens on, outside the range the system hands to connections."""
+    ports = server_ports()
+    for port in random.SystemRandom().sample(ports, min(PORT_PICKS, len(ports))):
+        if bindable(port):
+            return port
+    raise ServiceError(f"no free port among {PORT_PICKS} tried in {ports.start}-{ports.stop - 1}"
+                       ": stop some servers (python -m workbook services down)")
 
 
 def port_in_use(port: int) -> bool:
