@@ -257,6 +257,43 @@ def deployment(name: str):
             return None
 
 
+def triggered_by(automation, bucket: str) -> list:
+    """The deployments an automation starts on events about the files of `bucket`."""
+    match = automation.trigger.model_dump(mode="json").get("match") or {}
+    patterns = match.get("prefect.resource.id") or []
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    if not any(p.startswith(resource_id(bucket, "")) for p in patterns):
+        return []
+    return [a.deployment_id for a in automation.actions
+            if getattr(a, "type", None) == "run-deployment" and a.deployment_id]
+
+
+def forget_waiting_runs(bucket: str) -> int:
+    """Delete the runs that events about `bucket`'s files queued and nobody started: a trigger
+    fires whether or not its deployment is served, so a run queued after an earlier session
+    (the lesson done, the latency bench after it) waits, and the next time the deployment is
+    served it runs, ingesting a file this session never announced. How many were deleted."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        targets = {d for a in client.read_automations() for d in triggered_by(a, bucket)}
+        if not targets:
+            return 0
+        waiting = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            deployment_id=FlowRunFilterDeploymentId(any_=list(targets)),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(
+                any_=[StateType.SCHEDULED, StateType.PENDING]))))
+        for run in waiting:
+            client.delete_flow_run(run.id)
+    return len(waiting)
+
 def wait_served(served: Background, *names: str, timeout: float = SERVE_TIMEOUT_S) -> None:
     """Wait until `served` has registered every deployment of `names` (updated since it
     started: a deployment left by an earlier run does not count) and polls for runs."""

@@ -102,3 +102,28 @@ def test_each_file_once_whichever_path_saw_it_first(event_path, answer_key):
     assert prefect_events.pending_keys(lake, None)[0] == []
     assert (SAMPLE / lost.key).read_bytes() == lake.s3.get_object(
         Bucket=lake.bucket, Key=lost.key)["Body"].read()
+
+
+def test_runs_a_trigger_queued_while_nobody_served_are_forgotten_at_setup(event_path):
+    """A run its trigger queued for a bucket's file, not yet started (here: scheduled an hour
+    ahead), is deleted for that bucket and for no other; finished runs stay."""
+    import datetime as dt
+
+    from prefect import get_client
+    from prefect.states import Scheduled
+
+    from workbook import prefect_events
+
+    lake = event_path[0]
+    deployment = prefect_events.deployment(prefect_events.REFERENCE_DEPLOYMENT)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    with get_client(sync_client=True) as client:
+        waiting = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"key": "incoming/queued-earlier.csv"},
+            state=Scheduled(scheduled_time=later))
+        finished = [r.id for r in client.read_flow_runs() if r.state.is_final()]
+        assert prefect_events.forget_waiting_runs(f"{lake.bucket}-other") == 0
+        assert client.read_flow_run(waiting.id)
+        assert prefect_events.forget_waiting_runs(lake.bucket) == 1
+        left = {r.id for r in client.read_flow_runs()}
+    assert waiting.id not in left and set(finished) <= left and finished
