@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbook import lake_lesson, lesson, prefect_events, prefect_home
+from workbook import lake_lesson, lesson, prefect_home
 from workbook.lake_lesson import LakeLesson, limit_reservations
 
 TRACK = "03_advanced/prefect"
@@ -52,7 +52,6 @@ def setup(lesson_name: str, start: str, hours: int, seed: int, workspace: str | 
     flows = lake.ctx.workspace / FLOWS
     if not lesson.checking():  # the checker writes nothing in the learner's workspace
         flows.mkdir(exist_ok=True)
-        prefect_events.forget_waiting_runs(lake.lake.bucket)  # as the bucket: a clean start
     if str(flows) not in sys.path:  # `import ingest_flow` after `%%writefile {flows}/...`
         sys.path.insert(0, str(flows))
     return PrefectLesson(lake, flows, variables.get("PREFECT_API_URL"), local=api_url is None)

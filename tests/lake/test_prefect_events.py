@@ -104,7 +104,7 @@ def test_each_file_once_whichever_path_saw_it_first(event_path, answer_key):
         Bucket=lake.bucket, Key=lost.key)["Body"].read()
 
 
-def test_runs_a_trigger_queued_while_nobody_served_are_forgotten_at_setup(event_path):
+def test_runs_a_trigger_queued_while_nobody_served_are_forgotten(event_path):
     """A run its trigger queued for a bucket's file, not yet started (here: scheduled an hour
     ahead), is deleted for that bucket and for no other; finished runs stay."""
     import datetime as dt
