@@ -76,10 +76,11 @@ def bindable(port: int) -> bool:
 def free_port() -> int:
     """A port nothing listens on, outside the range the system hands to connections."""
     ports = server_ports()
-    for port in random.SystemRandom().sample(ports, min(PORT_PICKS, len(ports))):
+    picks = random.SystemRandom().sample(ports, min(PORT_PICKS, len(ports)))
+    for port in picks:
         if bindable(port):
             return port
-    raise ServiceError(f"no free port among {PORT_PICKS} tried in {ports.start}-{ports.stop - 1}"
+    raise ServiceError(f"no free port among {len(picks)} tried in {ports.start}-{ports.stop - 1}"
                        ": stop some servers (python -m workbook services down)")
 
 
