@@ -70,7 +70,7 @@ test: setup lint ## everything CI checks; installs the system packages its tests
 # prefect environment, then in the dagster one).
 # The tests that grade classes are in test-grading; test_nbgrader (test-rest) grades single
 # notebooks at the same time. Slots are machine-wide and locked, so the check that a class left
-# nothing behind looks only at the slots no run holds (sandbox.strays).
+# nothing behind looks only at the slots no run holds (sandbox.strays, grade.leftover_folders).
 GRADING_TESTS := tests/test_grading.py tests/test_workflow.py tests/test_conda_route.py \
 	tests/test_benchmarks.py
 

@@ -29,7 +29,7 @@ import pytest
 from mistakes import MISTAKES, HardCoded
 
 from workbook import course, markers, paths
-from workbook.grading import samples, sandbox
+from workbook.grading import grade, samples, sandbox
 
 # The roster takes ten minutes or more on two cores: its fixture gets a longer time-out.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -321,7 +321,7 @@ def graded(host_server):
     host_file.chmod(0o644)
     marker = Path(tempfile.gettempdir()) / f"wb-evil-ran-{CANARY}"
     evil = evil_source(marker)
-    before = set(Path(tempfile.gettempdir()).glob("workbook-grade-*"))
+    before = set(Path(tempfile.gettempdir()).glob(f"{grade.PRIVATE_PREFIX}*"))
     build_roster(roster, out, host_server.server_address[1], host_file, evil)
     result = subprocess.run(
         [sys.executable, "-m", "workbook", "grade", str(roster), "--out", str(out),
@@ -332,7 +332,7 @@ def graded(host_server):
     for path in out.glob("*/*.json"):
         data = json.loads(path.read_text())
         results.setdefault(data["learner"], {})[data["notebook"] or path.stem] = data
-    leftovers = set(Path(tempfile.gettempdir()).glob("workbook-grade-*")) - before
+    leftovers = grade.leftover_folders() - before  # (a running grade's, in another CI slot, not)
     yield {"results": results, "out": out, "stdout": result.stdout, "stderr": result.stderr,
            "returncode": result.returncode, "marker": marker, "host_file": host_file,
            "leftovers": leftovers}

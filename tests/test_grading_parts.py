@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -404,6 +405,23 @@ def test_a_stray_is_a_slot_users_process_in_a_slot_no_run_holds(tmp_path, monkey
         left.kill()
         left.wait()
     assert f"{sandbox.LEARNER_USER}-{number}" not in sandbox.strays()
+
+def test_a_leftover_folder_is_a_private_folder_no_running_run_can_own(tmp_path, monkeypatch):
+    """A run's private folder, while its slot is held, is that run's; once no run holds the
+    slot, it is what a finished run left. A folder without a slot (unsandboxed) always counts."""
+    from workbook.grading import grade, sandbox
+
+    monkeypatch.setattr(sandbox, "LOCKS", tmp_path / "locks")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    number = sandbox.MAX_SLOTS - 1
+    with grade.private_folder(number) as running:
+        with sandbox._hold(number):
+            assert not grade.leftover_folders()
+        assert grade.leftover_folders() == {running}  # (as if its run had ended without it)
+        with grade.private_folder(None) as bare:
+            assert grade.leftover_folders() == {running, bare}
+    assert not grade.leftover_folders() and not running.exists()
+
 
 # --- timings: recorded always, never trusted blindly, never asserted on ----------------------
 

@@ -8,6 +8,7 @@ and is marked `graded = False`; it never stops the rest of the class.
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -223,14 +224,32 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+PRIVATE_PREFIX = "workbook-grade-"
+
+
 @contextlib.contextmanager
-def private_folder():
-    """A root-only folder for one grading run's files, removed afterwards."""
-    private = Path(tempfile.mkdtemp(prefix="workbook-grade-"))
+def private_folder(number: int | None):
+    """A root-only folder for one grading run's files, removed afterwards. Its name holds the
+    run's sandbox slot (`number`), so that what a finished run left can be told from what a
+    running one uses (`leftover_folders`)."""
+    slot = "" if number is None else f"slot{number}-"
+    private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{slot}"))
     try:
         yield private
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def leftover_folders() -> set[Path]:
+    """The private folders that finished grading runs left behind: those of slots no run holds,
+    and those of runs without a slot (unsandboxed: nothing tells whether they still run)."""
+    def slot(folder: Path) -> int | None:
+        found = re.match(rf"{PRIVATE_PREFIX}slot(\d+)-", folder.name)
+        return int(found[1]) if found else None
+
+    folders = set(Path(tempfile.gettempdir()).glob(f"{PRIVATE_PREFIX}*"))
+    with sandbox.unheld({slot(f) for f in folders} - {None}) as free:
+        return {f for f in folders if f.exists() and slot(f) in free | {None}}
 
 
 def run_and_score(result: GradeResult, source_nb, submission, job: Job) -> None:
@@ -240,7 +259,7 @@ def run_and_score(result: GradeResult, source_nb, submission, job: Job) -> None:
             number = stack.enter_context(sandbox.slot()) if os.geteuid() == 0 else None
             box = sandbox.probe(number)
         result.warnings += box.warnings
-        private = stack.enter_context(private_folder())
+        private = stack.enter_context(private_folder(number))
         areas = Areas.of(box, private)
         with timings.span("assemble"):
             plan = assemble.assemble(source_nb, submission, result.parameters,

@@ -28,7 +28,7 @@ import os
 import pwd
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,17 +164,26 @@ def _slot_users_running() -> dict[int, set[str]]:
     return running
 
 
+@contextlib.contextmanager
+def unheld(numbers: Iterable[int]) -> Iterator[set[int]]:
+    """Those of the slots `numbers` that no grading run holds, kept from every run until the
+    block ends: what is found of them then is what finished runs left behind."""
+    with contextlib.ExitStack() as stack:
+        free = set()
+        for number in set(numbers):
+            if (handle := _hold(number)) is not None:
+                free.add(number)
+                stack.enter_context(handle)
+        yield free
+
+
 def strays() -> list[str]:
     """The slot users that still run a process although no grading run holds their slot:
     what a finished run left behind. A held slot's processes belong to the run holding it
     (another class, or another test, graded at the same time)."""
-    found = []
-    for number in _slot_users_running():
-        if (handle := _hold(number)) is None:
-            continue
-        with handle:  # no run can take the slot while it is looked at
-            found += sorted(_slot_users_running().get(number, ()))
-    return found
+    with unheld(_slot_users_running()) as free:
+        running = _slot_users_running()
+        return sorted(name for number in free for name in running.get(number, ()))
 
 
 def unavailable() -> str | None:
