@@ -297,6 +297,18 @@ def forget_waiting_runs(bucket: str) -> int:
             client.delete_flow_run(run.id)
     return len(waiting)
 
+
+def forget_deployment(name: str) -> None:
+    """Delete a deployment nobody serves any more, with the triggers it owns: left on the
+    server, a trigger queues a run for every later event it matches (`forget_waiting_runs`)."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        found = client.read_deployment_by_name(name)
+        client.delete_resource_owned_automations(f"prefect.deployment.{found.id}")
+        client.delete_deployment(found.id)
+
+
 def wait_served(served: Background, *names: str, timeout: float = SERVE_TIMEOUT_S) -> None:
     """Wait until `served` has registered every deployment of `names` (updated since it
     started: a deployment left by an earlier run does not count) and polls for runs."""
@@ -572,6 +584,14 @@ def start_reference(lake: Lake, queue_url: str, folder: Path) -> tuple[Backgroun
     return served, watcher
 
 
+def stop_reference(served: Background, watcher: Background) -> list:
+    """Stop the reference path and forget its deployment: what the processes' `stop` reports
+    left running."""
+    left = served.stop() + watcher.stop()
+    forget_deployment(REFERENCE_DEPLOYMENT)
+    return left
+
+
 def measure_latency(files: int = 3, workspace: str | None = None, timeout: float = 120,
                     seed: int = 2041) -> dict:
     """Event-to-row latency of the event-driven path, measured end to end on the project's
@@ -592,8 +612,7 @@ def measure_latency(files: int = 3, workspace: str | None = None, timeout: float
         wait_committed(lake, keys, timeout, served, watcher)
         measured = latencies(lake, keys)
     finally:
-        served.stop()
-        watcher.stop()
+        stop_reference(served, watcher)
     values = sorted(measured.values())
     return {"files": len(values), "serve_ready_s": round(ready_s, 1),
             "latency_s": {k: round(v, 1) for k, v in measured.items()},

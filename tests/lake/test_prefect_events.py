@@ -29,7 +29,10 @@ WAIT_S = 150  # an event to committed rows, on a loaded 2-core machine
 @pytest.fixture(scope="module")
 def event_path(s3_endpoint, prefect_api, tmp_path_factory):
     """A new bucket with its queue and notifications, and the reference path running on it:
-    yields (lake, queue_url, served, watcher); stops both processes and proves they are gone."""
+    yields (lake, queue_url, served, watcher); stops both processes and proves they are gone,
+    and that the reference deployment's trigger no longer fires on the bucket."""
+    from prefect import get_client
+
     from workbook import prefect_events
 
     lake = Lake(f"events-{uuid.uuid4().hex[:10]}", s3_endpoint.url)
@@ -39,8 +42,12 @@ def event_path(s3_endpoint, prefect_api, tmp_path_factory):
                                                      tmp_path_factory.mktemp("events"))
     yield lake, queue_url, served, watcher
     pids = [served.pid, watcher.pid]
-    assert served.stop() == [] and watcher.stop() == []
+    assert prefect_events.stop_reference(served, watcher) == []
     assert not [pid for pid in pids if processes.running(pid)]
+    assert prefect_events.deployment(prefect_events.REFERENCE_DEPLOYMENT) is None
+    with get_client(sync_client=True) as client:
+        assert not [a.name for a in client.read_automations()
+                    if prefect_events.triggered_by(a, lake.bucket)]
 
 
 def good_files(answer_key, start: int, count: int):
