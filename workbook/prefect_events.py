@@ -195,10 +195,13 @@ def child_environ(lake: Lake, queue_url: str | None, flows: Path | None) -> dict
 def start(name: str, argv: list[str], lake: Lake, queue_url: str | None = None,
           flows: Path | None = None, logs: Path | None = None) -> Background:
     """Run `python *argv` in the background, in its own session, logging to `<logs>/<name>.log`
-    (default: the flows folder's parent, else a temporary folder). The runs that events about
-    the lake's files queued before are forgotten first: what a served process runs is this
-    session's. (Not at the lesson's setup: that runs before `import prefect`.)"""
-    forget_waiting_runs(lake.bucket)
+    (default: the flows folder's parent, else a temporary folder). When none of this
+    interpreter's processes runs, the runs that events about the lake's files queued before
+    are forgotten first: what a served process runs is this session's, and while one of its
+    processes runs (a second watcher started beside the first), a waiting run is one its events
+    just queued. (Not at the lesson's setup: that runs before `import prefect`.)"""
+    if not any(b.running() for b in _started.values()):
+        forget_waiting_runs(lake.bucket)
     folder = logs or (flows.parent / "logs" if flows else Path(tempfile.mkdtemp()))
     log = folder / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -134,3 +134,29 @@ def test_runs_a_trigger_queued_while_nobody_served_are_forgotten(event_path):
         assert prefect_events.forget_waiting_runs(lake.bucket) == 1
         left = {r.id for r in client.read_flow_runs()}
     assert waiting.id not in left and set(finished) <= left and finished
+
+
+def test_a_process_started_beside_running_ones_forgets_no_run(event_path, tmp_path):
+    """A second watcher started while the path runs (the lesson's "going further") keeps the
+    runs the first one's events queued and the served flow has not started yet."""
+    import datetime as dt
+
+    from prefect import get_client
+    from prefect.states import Scheduled
+
+    from workbook import prefect_events
+
+    lake = event_path[0]
+    deployment = prefect_events.deployment(prefect_events.REFERENCE_DEPLOYMENT)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    with get_client(sync_client=True) as client:
+        waiting = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"key": "incoming/queued-just-now.csv"},
+            state=Scheduled(scheduled_time=later))
+        beside = prefect_events.start("beside", ["-c", "import time; time.sleep(60)"], lake,
+                                      logs=tmp_path)
+        try:
+            assert client.read_flow_run(waiting.id).state.is_scheduled()
+        finally:
+            assert beside.stop() == []
+            client.delete_flow_run(waiting.id)
